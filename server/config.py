@@ -1,0 +1,143 @@
+# The server's configuration: every flag, its default and its environment variable, defined once.
+# Flag --foo-bar is also read from PRIMES_FOO_BAR; a flag given on the command line wins.
+import argparse
+import dataclasses
+import os
+import sys
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 25000
+DEFAULT_METRICS_PORT = 8000
+DEFAULT_CONTROL_PORT = 8001
+ENV_PREFIX = "PRIMES_"
+
+MODELS = ("thread", "pool", "process", "serial")
+ALGORITHMS = ("naive", "sqrt")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    metrics_host: str | None = None  # None: same as host
+    metrics_port: int = DEFAULT_METRICS_PORT
+    control_host: str = DEFAULT_HOST
+    control_port: int = DEFAULT_CONTROL_PORT
+    model: str = "thread"
+    workers: int = 4
+    switch_interval: float = 0.005
+    algorithm: str = "naive"
+    max_n: int = 200_000
+    max_request_bytes: int = 64
+    max_connections: int = 256
+    cheap_max_n: int = 100
+    cgroup_root: str = "/sys/fs/cgroup"
+    allow_gil: bool = False
+    monitor: bool = True
+    log_level: str = "info"
+
+    @property
+    def exporter_host(self):
+        return self.metrics_host or self.host
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _port(text):
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
+
+
+def _seconds(text):
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _bool(text):
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {text}")
+
+
+# (flag, type, help); the default comes from Config, the variable from the flag's name.
+_FLAGS = [
+    ("--host", str, "address of the prime service (raw TCP); the container sets 0.0.0.0"),
+    ("--port", _port, "TCP port of the prime service"),
+    ("--metrics-host", str, "address of the Prometheus exporter (default: same as --host)"),
+    ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL)"),
+    ("--control-host", str, "address of the HTTP control endpoint (keep it private: loopback or the stack's network)"),
+    ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval)"),
+    ("--model", str, "concurrency model: thread (a thread per connection, the seed), pool (bounded thread pool), "
+                     "process (I/O threads, computation in worker processes), serial (one connection at a time)"),
+    ("--workers", _positive_int, "threads (pool) or processes (process) doing the work"),
+    ("--switch-interval", _seconds, "sys.setswitchinterval at start-up, in seconds (changeable while running)"),
+    ("--algorithm", str, "naive (the seed's div <= num/2, holds the GIL for minutes at n=100000) or sqrt"),
+    ("--max-n", _positive_int, "largest n accepted; above it the answer is 'ERR n above maximum'"),
+    ("--max-request-bytes", _positive_int, "longest request accepted, in bytes"),
+    ("--max-connections", _positive_int, "connections served at once; more get 'ERR too many connections'"),
+    ("--cheap-max-n", _positive_int, "requests with n <= this are labelled kind=\"cheap\", larger ones \"expensive\""),
+    ("--cgroup-root", str, "where the cgroup file systems are mounted (read for the CPU limit metrics)"),
+    ("--allow-gil", _bool, "on a free-threaded Python, start even if an import turned the GIL back on"),
+    ("--monitor", _bool, "print one line per second with the requests completed in that second"),
+    ("--log-level", str, "debug, info, warning or error"),
+]
+
+
+def env_name(flag):
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def build_parser():
+    defaults = Config()
+    parser = argparse.ArgumentParser(
+        prog="python -m server",
+        description="GIL Lab's prime server: send an ASCII integer n over TCP, get the nth prime back. "
+                    "Every flag can also be set by the environment variable named after it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for flag, kind, text in _FLAGS:
+        dest = flag.lstrip("-").replace("-", "_")
+        default = getattr(defaults, dest)
+        extra = {}
+        if dest == "model":
+            extra["choices"] = MODELS
+        elif dest == "algorithm":
+            extra["choices"] = ALGORITHMS
+        elif dest == "log_level":
+            extra["choices"] = ("debug", "info", "warning", "error")
+        parser.add_argument(flag, type=kind, default=default, metavar=dest.upper() if kind is not _bool else "BOOL",
+                            help=f"{text} [env {env_name(flag)}]", **extra)
+    parser.add_argument("--no-monitor", dest="monitor", action="store_false",
+                        help="same as --monitor false")
+    return parser
+
+
+def parse_config(argv=None, environ=None):
+    """Flags override environment variables, which override the defaults. Bad values exit with status 2."""
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    from_env = []
+    for flag, _, _ in _FLAGS:
+        value = environ.get(env_name(flag))
+        if value is not None and value != "":
+            from_env += [f"{flag}={value}"]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser.parse_args(from_env)
+    except SystemExit:
+        parser.error("an environment variable above has a bad value (" + ", ".join(
+            env_name(f.split("=")[0]) for f in from_env) + ")")
+    namespace = parser.parse_args(from_env + argv)
+    return Config(**vars(namespace))

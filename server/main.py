@@ -1,0 +1,144 @@
+# Starts the prime server: sockets, the exporter process, the compute model, the monitor; stops it on a signal.
+# SIGTERM/SIGINT stop it within about a second, even with an expensive computation running.
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+
+from server.config import parse_config
+
+log = logging.getLogger("server")
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def gil_enabled():
+    """False only on a free-threaded build that runs without the GIL (checked after every import)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def is_free_threaded_build():
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def listen(host, port, backlog=128):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    return sock
+
+
+def start_exporter(config, multiproc_dir):
+    """The exporter process; returns it once it listens, or raises RuntimeError with its reason."""
+    command = [sys.executable, "-m", "server.exporter", "--multiproc-dir", multiproc_dir,
+               "--server-pid", str(os.getpid()), "--host", config.exporter_host,
+               "--port", str(config.metrics_port), "--cgroup-root", config.cgroup_root]
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    exporter = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    first_line = exporter.stdout.readline().strip()
+    if first_line != "ready":
+        exporter.kill()
+        raise RuntimeError(first_line or "the metrics exporter did not start")
+    return exporter
+
+
+def make_compute(config):
+    from server.compute import InlineCompute, ProcessCompute
+    if config.model == "process":
+        return ProcessCompute(config.algorithm, config.workers)
+    return InlineCompute(config.algorithm)
+
+
+def monitor(metrics, stopping):
+    """The seed's console monitor, corrected: requests completed in each one-second window."""
+    previous = metrics.completed_by_kind()
+    while not stopping.wait(1.0):
+        now = metrics.completed_by_kind()
+        cheap, expensive = (int(now[k] - previous[k]) for k in ("cheap", "expensive"))
+        print(f"{cheap + expensive} requests/s (cheap {cheap}, expensive {expensive})", flush=True)
+        previous = now
+
+
+def main(argv=None):
+    config = parse_config(argv)
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    try:
+        listener = listen(config.host, config.port)
+        control_address = (config.control_host, config.control_port)
+    except OSError as error:
+        print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
+
+    multiproc_dir = tempfile.mkdtemp(prefix="primes-metrics-")
+    exporter = compute = None
+    try:
+        from server.control import ControlServer
+        from server.metrics import ServerMetrics
+        from server.server import PrimeServer
+
+        metrics = ServerMetrics(multiproc_dir)
+        try:
+            control = ControlServer(control_address, metrics.switch_interval.set)
+        except OSError as error:
+            print(f"error: cannot listen on {control_address[0]}:{control_address[1]}: {error}", file=sys.stderr)
+            return 1
+        try:
+            exporter = start_exporter(config, multiproc_dir)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        compute = make_compute(config)
+
+        # After every import: an extension module not marked free-threading-safe re-enables the GIL.
+        gil = gil_enabled()
+        if is_free_threaded_build() and gil and not config.allow_gil:
+            print("error: this is a free-threaded Python but the GIL is enabled (an imported module turned it "
+                  "back on, or PYTHON_GIL=1); refusing to start. Use --allow-gil to run anyway.", file=sys.stderr)
+            return 1
+        sys.setswitchinterval(config.switch_interval)
+        metrics.switch_interval.set(sys.getswitchinterval())
+        metrics.describe_server(model=config.model, algorithm=config.algorithm, workers=config.workers,
+                                python_version=platform.python_version(),
+                                implementation=platform.python_implementation(), gil_enabled=gil)
+
+        # Only this thread takes the stop signals (sigwait below): the threads started next inherit the mask.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        server = PrimeServer(config, metrics, compute, listener)
+        server.start()
+        control.start()
+        if config.monitor:
+            threading.Thread(target=monitor, args=(metrics, server.stopping), name="monitor", daemon=True).start()
+        log.info("serving nth primes on %s:%d (model=%s, workers=%d, algorithm=%s, switch interval=%gs, "
+                 "GIL %s); metrics on http://%s:%d/metrics; control on http://%s:%d/switch-interval",
+                 config.host, listener.getsockname()[1], config.model, config.workers, config.algorithm,
+                 sys.getswitchinterval(), "enabled" if gil else "disabled", config.exporter_host,
+                 config.metrics_port, config.control_host, control.server_address[1])
+
+        received = signal.sigwait(STOP_SIGNALS)
+        log.info("received %s: stopping", signal.Signals(received).name)
+        server.stop()
+        control.server_close()
+        compute = None  # stopped by server.stop()
+        return 0
+    finally:
+        if compute is not None:
+            compute.close()
+        if exporter is not None:
+            exporter.terminate()
+            try:
+                exporter.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                exporter.kill()
+        shutil.rmtree(multiproc_dir, ignore_errors=True)
+        logging.shutdown()

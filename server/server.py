@@ -1,0 +1,157 @@
+# The prime service itself: accept connections, read requests, answer with the nth prime.
+# The concurrency model decides who runs a connection: a new thread, a bounded pool, or one at a time.
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from server import protocol
+from server.compute import WorkerFailed
+from server.connections import Connection, DisconnectWatcher
+
+log = logging.getLogger("server")
+
+
+class PrimeServer:
+    def __init__(self, config, metrics, compute, listener):
+        self.config = config
+        self.metrics = metrics
+        self.compute = compute
+        self.listener = listener
+        self.watcher = DisconnectWatcher()
+        self.stopping = threading.Event()
+        self._active = 0
+        self._active_lock = threading.Lock()
+        self._pool = None
+        if config.model == "pool":
+            self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="pool")
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="accept", daemon=True)
+
+    def start(self):
+        self.watcher.start()
+        self._accept_thread.start()
+
+    # -- accepting ---------------------------------------------------------------------------------------
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                if self.stopping.is_set():
+                    return
+                time.sleep(0.01)  # e.g. EMFILE: back off instead of spinning
+                continue
+            self.metrics.connections.inc()
+            if not self._admit():
+                self._refuse(sock)
+                continue
+            if self.config.model == "serial":
+                self._serve(sock)
+            elif self._pool is not None:
+                try:
+                    self._pool.submit(self._serve, sock)
+                except RuntimeError:  # pool shut down: we are stopping
+                    self._release()
+                    sock.close()
+            else:
+                threading.Thread(target=self._serve, args=(sock,), name="connection", daemon=True).start()
+
+    def _admit(self):
+        with self._active_lock:
+            if self._active >= self.config.max_connections:
+                return False
+            self._active += 1
+        self.metrics.connections_active.inc()
+        return True
+
+    def _release(self):
+        with self._active_lock:
+            self._active -= 1
+        self.metrics.connections_active.dec()
+
+    def _refuse(self, sock):
+        error = protocol.too_many_connections()
+        self.metrics.error_reasons[error.reason].inc()
+        try:
+            sock.settimeout(1)
+            sock.sendall(error.reply())
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    # -- one connection ----------------------------------------------------------------------------------
+    def _serve(self, sock):
+        connection = Connection(sock)
+        self.watcher.add(connection)
+        try:
+            self._converse(connection)
+        except OSError:
+            pass  # reset by the peer, or shut down by stop(): nothing to answer
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("connection handler failed")
+        finally:
+            self.watcher.remove(connection)
+            sock.close()
+            self._release()
+
+    def _converse(self, connection):
+        sock = connection.sock
+        framer = protocol.Framer(self.config.max_request_bytes)
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return  # the client closed: the seed's handler crashed here on int(b"")
+            for raw, newline in framer.feed(data):
+                reply = self._answer(raw, newline, connection)
+                if reply is None:
+                    return  # cancelled: the client is gone
+                sock.sendall(reply)
+
+    def _answer(self, raw, newline, connection):
+        try:
+            if isinstance(raw, protocol.ProtocolError):
+                raise raw
+            n = protocol.parse_n(raw, self.config.max_n)
+            kind = self.metrics.kinds["cheap" if n <= self.config.cheap_max_n else "expensive"]
+            kind.in_progress.inc()
+            started = time.perf_counter()
+            try:
+                prime = self.compute.nth_prime(n, connection)
+            finally:
+                kind.in_progress.dec()
+            if prime is None:
+                kind.cancelled.inc()
+                return None
+            kind.duration.observe(time.perf_counter() - started)
+            kind.completed.inc()
+            return str(prime).encode() + b"\n" if newline else str(prime).encode()
+        except protocol.ProtocolError as error:
+            self.metrics.error_reasons[error.reason].inc()
+            return error.reply()
+        except WorkerFailed as failure:
+            log.warning("%s", failure)
+            error = protocol.ProtocolError(protocol.WORKER_FAILED, "worker failed")
+            self.metrics.error_reasons[error.reason].inc()
+            return error.reply()
+
+    # -- stopping ----------------------------------------------------------------------------------------
+    def stop(self):
+        """Stop accepting, stop every computation, close every connection. Returns quickly."""
+        self.stopping.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        for connection in self.watcher.connections():
+            connection.cancel()
+            try:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.compute.close()
+        self.watcher.close()

@@ -1,0 +1,125 @@
+# Shared test helpers: start the real prime server as a process on free 127.0.0.1 ports, scrape it, talk to it.
+# Every part's tests use these, so the server is started and stopped the same way everywhere.
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port, timeout=15.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} answered")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def ask(sock, payload):
+    """Send one request, read one answer (the seed client's send + recv(4096))."""
+    sock.sendall(payload)
+    return sock.recv(4096)
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels.items())): value} from Prometheus text exposition."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match:
+            labels = frozenset(_LABEL.findall(match.group(2) or ""))
+            samples[(match.group(1), labels)] = float(match.group(3))
+    return samples
+
+
+class RunningServer:
+    def __init__(self, proc, port, metrics_port, control_port, log_path):
+        self.proc = proc
+        self.port = port
+        self.metrics_port = metrics_port
+        self.control_port = control_port
+        self.log_path = log_path
+
+    def scrape_text(self, timeout=10.0):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=timeout) as response:
+            return response.read().decode()
+
+    def scrape(self, timeout=10.0):
+        return parse_exposition(self.scrape_text(timeout))
+
+    def metric(self, name, **labels):
+        wanted = frozenset(labels.items())
+        return sum(value for (sample, found), value in self.scrape().items()
+                   if sample == name and wanted <= found)
+
+    def connect(self, timeout=10.0):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def control(self, path="/switch-interval", body=None, timeout=30.0):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}",
+                                         data=None if body is None else body.encode(),
+                                         method="GET" if body is None else "PUT")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read().decode()
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stop the server; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@contextlib.contextmanager
+def run_server(*flags, env=None, python=sys.executable, log_dir=None):
+    """Run `python -m server` on free 127.0.0.1 ports until the block ends; yields a RunningServer."""
+    port, metrics_port, control_port = free_port(), free_port(), free_port()
+    command = [python, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+               "--metrics-port", str(metrics_port), "--control-port", str(control_port), *map(str, flags)]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PRIMES_")}
+    full_env.update(env or {})
+    log_dir = log_dir or os.environ.get("TMPDIR", "/tmp")
+    log_path = os.path.join(log_dir, f"primes-server-{port}.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(proc, port, metrics_port, control_port, log_path)
+    try:
+        # Not the TCP port: a probe connection there would count in primes_connections_total. The exporter
+        # starts after both listeners are bound, and /healthz answers once the server has fully started.
+        wait_port(metrics_port, proc=proc)
+        server.control("/healthz")
+        yield server
+    except Exception:
+        print(f"--- server log ({log_path}) ---\n{server.log()}", file=sys.stderr)
+        raise
+    finally:
+        server.stop()
