@@ -1,8 +1,11 @@
 # The server's request metrics, written by the compute process into prometheus-client's multiprocess files.
 # The exporter (server/exporter.py) reads those files from another process, so a scrape never needs our GIL.
 import os
+from bisect import bisect_left
 
 from prometheus_client import Counter, Gauge, Histogram, values
+
+from server.fastvalue import FastMultiProcessValue
 
 KINDS = ("cheap", "expensive")
 ERROR_REASONS = ("not_an_integer", "n_too_small", "n_too_large", "request_too_long", "too_many_connections",
@@ -15,30 +18,57 @@ SWITCH_INTERVAL_HELP = ("Current sys.getswitchinterval() of the server, in secon
 
 
 class KindMetrics:
-    """The children of one request kind, bound once so the request path does no label look-ups."""
+    """The metrics of one request kind, bound once so the request path does no label look-ups.
+
+    started()/finished() write the underlying values directly under the value class's one lock: one
+    acquisition per call instead of one per metric keeps our overhead small next to a round trip
+    (python -m server.benchmark). The exposition tests pin the result to what prometheus-client writes.
+    """
 
     def __init__(self, metrics, kind):
         self.completed = metrics.requests.labels(kind=kind)
         self.duration = metrics.duration.labels(kind=kind)
         self.in_progress = metrics.in_progress.labels(kind=kind)
         self.cancelled = metrics.cancelled.labels(kind=kind)
+        self._lock = values.ValueClass.lock
+        self._in_progress = self.in_progress._value
+        self._completed = self.completed._value
+        self._sum = self.duration._sum
+        self._buckets = self.duration._buckets  # per-bucket counts; the exposition makes them cumulative
+        self._bounds = self.duration._upper_bounds
+
+    def started(self):
+        with self._lock:
+            self._in_progress.add_locked(1)
+
+    def finished(self, seconds):
+        with self._lock:
+            self._in_progress.add_locked(-1)
+            self._sum.add_locked(seconds)
+            self._buckets[bisect_left(self._bounds, seconds)].add_locked(1)
+            self._completed.add_locked(1)
+
+    def abandoned(self, cancelled):
+        """A computation that ended without an answer: cancelled, or its worker failed."""
+        with self._lock:
+            self._in_progress.add_locked(-1)
+        if cancelled:
+            self.cancelled.inc()
 
 
 class ServerMetrics:
     """Every metric the compute process writes. `multiproc_dir` is where the exporter reads them."""
 
     def __init__(self, multiproc_dir):
+        # Read by prometheus-client's own checks; our values write their files in multiproc_dir.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
-        # Our process never forks a child that writes metrics (worker processes are spawned and write none),
-        # so a constant identifier saves prometheus-client's getpid() system call on every update.
-        pid = os.getpid()
-        values.ValueClass = values.MultiProcessValue(lambda: pid)
+        values.ValueClass = FastMultiProcessValue(multiproc_dir)
         self.multiproc_dir = multiproc_dir
 
         self.requests = Counter("primes_requests_total", "Requests answered with a prime, by kind",
                                 ["kind"], registry=None)
         self.duration = Histogram("primes_request_duration_seconds",
-                                  "Time from a request's arrival to its answer being computed, by kind",
+                                  "Time from the start of a request's computation to its answer (GIL waits included), by kind",
                                   ["kind"], buckets=DURATION_BUCKETS, registry=None)
         self.in_progress = Gauge("primes_requests_in_progress", "Requests being computed right now, by kind",
                                  ["kind"], multiprocess_mode="sum", registry=None)

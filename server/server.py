@@ -99,12 +99,13 @@ class PrimeServer:
     def _converse(self, connection):
         sock = connection.sock
         framer = protocol.Framer(self.config.max_request_bytes)
+        answer = self._answer
         while True:
             data = sock.recv(4096)
             if not data:
                 return  # the client closed: the seed's handler crashed here on int(b"")
             for raw, newline in framer.feed(data):
-                reply = self._answer(raw, newline, connection)
+                reply = answer(raw, newline, connection)
                 if reply is None:
                     return  # cancelled: the client is gone
                 sock.sendall(reply)
@@ -115,17 +116,17 @@ class PrimeServer:
                 raise raw
             n = protocol.parse_n(raw, self.config.max_n)
             kind = self.metrics.kinds["cheap" if n <= self.config.cheap_max_n else "expensive"]
-            kind.in_progress.inc()
+            kind.started()
             started = time.perf_counter()
             try:
                 prime = self.compute.nth_prime(n, connection)
-            finally:
-                kind.in_progress.dec()
+            except WorkerFailed:
+                kind.abandoned(cancelled=False)
+                raise
             if prime is None:
-                kind.cancelled.inc()
+                kind.abandoned(cancelled=True)
                 return None
-            kind.duration.observe(time.perf_counter() - started)
-            kind.completed.inc()
+            kind.finished(time.perf_counter() - started)
             return str(prime).encode() + b"\n" if newline else str(prime).encode()
         except protocol.ProtocolError as error:
             self.metrics.error_reasons[error.reason].inc()
