@@ -126,6 +126,7 @@ def main(argv=None):
                  config.metrics_port, config.control_host, control.server_address[1])
 
         received = signal.sigwait(STOP_SIGNALS)
+        server.cancel_all()  # before anything that lets the GIL go (even this log line's write)
         log.info("received %s: stopping", signal.Signals(received).name)
         server.stop()
         control.server_close()

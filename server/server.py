@@ -138,9 +138,16 @@ class PrimeServer:
             return error.reply()
 
     # -- stopping ----------------------------------------------------------------------------------------
+    def cancel_all(self):
+        """Set every connection's cancel flag. Pure Python with no blocking call, so the caller keeps the GIL:
+        at a long switch interval each GIL hand-off costs a whole interval, so this must come first."""
+        self.stopping.set()
+        for connection in self.watcher.connections():
+            connection.cancel()
+
     def stop(self):
         """Stop accepting, stop every computation, close every connection. Returns quickly."""
-        self.stopping.set()
+        self.cancel_all()
         try:
             self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -123,3 +123,40 @@ def run_server(*flags, env=None, python=sys.executable, log_dir=None):
         raise
     finally:
         server.stop()
+
+
+def cheap_rate(port, seconds=2.0, payload=b"1", expect=b"2"):
+    """The seed's run_simple_client for `seconds`: answers per second (wrong answers raise)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=max(30.0, seconds * 4)) as sock:
+        count = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            sock.sendall(payload)
+            answer = sock.recv(4096)
+            if answer != expect:
+                raise AssertionError(f"answer {answer!r} to {payload!r}, expected {expect!r}")
+            count += 1
+    return count / seconds
+
+
+@contextlib.contextmanager
+def expensive_request(port, n=100000):
+    """The seed's run_long_request, once: an expensive request in flight until the block ends."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        sock.sendall(str(n).encode() + b"\n")
+        yield sock
+    finally:
+        sock.close()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Poll `predicate` until it returns a truthy value; returns it, or raises TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -1,0 +1,109 @@
+# The cgroup readers on fixture trees of both cgroup versions, and the collector's exact exposition.
+# Like prometheus-client's ProcessCollector(proc=...), the readers take their roots as parameters.
+import os
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from server.cgroup import CgroupCpu
+from server.exporter import CgroupCollector
+
+
+def write(root, path, text):
+    full = os.path.join(root, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def proc(tmp_path):
+    def make(cgroup_lines):
+        write(tmp_path / "proc", "42/cgroup", cgroup_lines)
+        return str(tmp_path / "proc")
+    return make
+
+
+def v1_tree(root, cpu_dir="cpu,cpuacct", acct_dir="cpu,cpuacct", path="", quota="50000", period="100000"):
+    write(root, f"{cpu_dir}/{path}/cpu.cfs_quota_us", quota + "\n")
+    write(root, f"{cpu_dir}/{path}/cpu.cfs_period_us", period + "\n")
+    write(root, f"{cpu_dir}/{path}/cpu.stat", "nr_periods 1000\nnr_throttled 250\nthrottled_time 1500000000\n")
+    write(root, f"{acct_dir}/{path}/cpuacct.usage", "12500000000\n")
+
+
+def test_v1_container_root(tmp_path, proc):
+    # Docker with cgroup v1 mounts the container's own cgroup at the root; /proc says /docker/<id>.
+    root = str(tmp_path / "cg")
+    v1_tree(root)
+    cgroup = CgroupCpu(root=root, proc=proc("4:cpu,cpuacct:/docker/abc\n"), pid=42)
+    assert cgroup.version == 1
+    assert cgroup.limit_cores() == 0.5
+    assert cgroup.stat() == {"periods": 1000, "throttled_periods": 250, "throttled_seconds": 1.5,
+                             "usage_seconds": 12.5}
+
+
+def test_v1_separate_mounts_and_nested_path(tmp_path, proc):
+    # These machines mount cpu and cpuacct separately; the process lives in a nested cgroup.
+    root = str(tmp_path / "cg")
+    v1_tree(root, cpu_dir="cpu", acct_dir="cpuacct", path="lab/server", quota="150000")
+    v1_tree(root, cpu_dir="cpu", acct_dir="cpuacct", quota="-1")  # the root: no limit
+    cgroup = CgroupCpu(root=root, proc=proc("2:cpuacct:/lab/server\n1:cpu:/lab/server\n"), pid=42)
+    assert cgroup.limit_cores() == 1.5
+
+
+def test_v1_no_quota_means_no_limit(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    v1_tree(root, quota="-1")
+    assert CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42).limit_cores() is None
+
+
+def test_v2_limit_and_stat(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    write(root, "cgroup.controllers", "cpu io memory\n")
+    write(root, "cpu.max", "25000 100000\n")
+    write(root, "cpu.stat", "usage_usec 2000000\nuser_usec 1500000\nsystem_usec 500000\nnr_periods 40\n"
+                            "nr_throttled 10\nthrottled_usec 750000\n")
+    cgroup = CgroupCpu(root=root, proc=proc("0::/\n"), pid=42)
+    assert cgroup.version == 2
+    assert cgroup.limit_cores() == 0.25
+    assert cgroup.stat() == {"usage_seconds": 2.0, "periods": 40, "throttled_periods": 10,
+                             "throttled_seconds": 0.75}
+    write(root, "cpu.max", "max 100000\n")
+    assert cgroup.limit_cores() is None
+
+
+def test_collector_exposition_exact(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    v1_tree(root)
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: 2))
+    assert generate_latest(registry).decode() == """\
+# HELP primes_cpu_limit_cores CPU limit of the server in cores: cgroup quota/period, else usable CPUs
+# TYPE primes_cpu_limit_cores gauge
+primes_cpu_limit_cores 0.5
+# HELP primes_cpu_usage_seconds_total CPU time used by the server's cgroup
+# TYPE primes_cpu_usage_seconds_total counter
+primes_cpu_usage_seconds_total 12.5
+# HELP primes_cpu_periods_total CFS enforcement periods of the server's cgroup
+# TYPE primes_cpu_periods_total counter
+primes_cpu_periods_total 1000.0
+# HELP primes_cpu_throttled_periods_total CFS periods in which the server's cgroup was throttled
+# TYPE primes_cpu_throttled_periods_total counter
+primes_cpu_throttled_periods_total 250.0
+# HELP primes_cpu_throttled_seconds_total Time the server's cgroup spent throttled by its CPU limit
+# TYPE primes_cpu_throttled_seconds_total counter
+primes_cpu_throttled_seconds_total 1.5
+"""
+
+
+def test_without_a_quota_the_limit_is_the_usable_cpus(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    v1_tree(root, quota="-1")
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: 3))
+    assert "primes_cpu_limit_cores 3.0" in generate_latest(registry).decode()
+
+
+def test_missing_files_give_no_values(tmp_path, proc):
+    cgroup = CgroupCpu(root=str(tmp_path / "nothing"), proc=proc(""), pid=42)
+    assert cgroup.version is None and cgroup.limit_cores() is None and cgroup.stat() == {}

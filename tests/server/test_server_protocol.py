@@ -1,0 +1,126 @@
+# The protocol over real sockets against the real server process, for every concurrency model.
+# Seed clients unchanged, newline and pipelined clients, every bad input, and the server serving others throughout.
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.support import ask, run_server, wait_until
+
+MODELS = ["thread", "pool", "process", "serial"]
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def server(request):
+    with run_server("--model", request.param, "--workers", "2", "--max-n", "5000", "--max-connections", "4") as s:
+        s.model = request.param
+        yield s
+
+
+def test_seed_clients_unchanged(server):
+    # run_simple_client and run_long_request, byte for byte (a smaller n than 100000 so it finishes)
+    with server.connect() as simple:
+        for _ in range(50):
+            simple.send("1".encode())
+            assert simple.recv(4096) == b"2"
+        if server.model != "serial":  # serial serves one connection at a time: the next waits for this one
+            with server.connect() as long_request:
+                long_request.send("1000".encode())
+                assert long_request.recv(4096) == b"7919"
+        simple.send("10".encode())
+        assert simple.recv(4096) == b"29"
+    with server.connect() as long_request:
+        long_request.send("1000".encode())
+        assert long_request.recv(4096) == b"7919"
+
+
+def test_serial_serves_one_connection_at_a_time():
+    with run_server("--model", "serial") as server:
+        with server.connect() as first, server.connect() as second:
+            assert ask(first, b"1\n") == b"2\n"
+            second.sendall(b"1\n")
+            second.settimeout(0.5)
+            with pytest.raises(socket.timeout):
+                second.recv(4096)  # waiting in the listen backlog
+            first.close()
+            second.settimeout(10)
+            assert second.recv(4096) == b"2\n"
+
+
+@pytest.mark.parametrize("payload,reply", [
+    (b"abc\n", b"ERR not an integer\n"),
+    (b"abc", b"ERR not an integer\n"),
+    (b"\n", b"ERR not an integer\n"),
+    (b"0\n", b"ERR n must be >= 1\n"),
+    (b"-7\n", b"ERR n must be >= 1\n"),
+    (b"5001\n", b"ERR n above maximum 5000\n"),
+    (b"9" * 80 + b"\n", b"ERR request too long\n"),
+    (b"9" * 80, b"ERR request too long\n"),
+    (b"\xff\xfe\n", b"ERR not an integer\n"),
+])
+def test_bad_input_gets_an_error_and_the_connection_stays_usable(server, payload, reply):
+    before = server.metric("primes_errors_total")
+    with server.connect() as sock:
+        assert ask(sock, payload) == reply
+        assert ask(sock, b"10\n") == b"29\n"
+    assert server.metric("primes_errors_total") == before + 1
+
+
+def test_closed_and_reset_connections_do_not_hurt_the_server(server):
+    # The seed's handler died on int(b"") when a client left; ours just closes.
+    for _ in range(5):
+        sock = server.connect()
+        sock.close()
+    sock = server.connect()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+    sock.send(b"1\n")
+    sock.close()
+    wait_until(lambda: server.metric("primes_connections_active") == 0)
+    with server.connect() as sock:
+        assert ask(sock, b"1\n") == b"2\n"
+    wait_until(lambda: server.metric("primes_connections_active") == 0)
+    assert "Traceback" not in server.log()
+
+
+def test_too_many_connections(server):
+    if server.model == "serial":
+        pytest.skip("serial accepts one connection at a time; the rest wait in the listen backlog")
+    held = [server.connect() for _ in range(4)]
+    try:
+        # all four admitted (in the pool model two of them wait for a free worker thread)
+        wait_until(lambda: server.metric("primes_connections_active") == 4)
+        with server.connect() as extra:
+            assert extra.recv(4096) == b"ERR too many connections\n"
+            assert extra.recv(4096) == b""  # then closed
+        assert server.metric("primes_errors_total", reason="too_many_connections") >= 1
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: server.metric("primes_connections_active") == 0)
+    with server.connect() as sock:
+        assert ask(sock, b"1\n") == b"2\n"
+
+
+def test_counts_match_what_clients_sent(server):
+    before_cheap = server.metric("primes_requests_total", kind="cheap")
+    before_expensive = server.metric("primes_requests_total", kind="expensive")
+    before_connections = server.metric("primes_connections_total")
+
+    def client(count):
+        with server.connect() as sock:
+            for _ in range(count):
+                assert ask(sock, b"7\n") == b"17\n"
+    clients = 1 if server.model == "serial" else 3
+    threads = [threading.Thread(target=client, args=(200,)) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with server.connect() as sock:
+        assert ask(sock, b"1000\n") == b"7919\n"
+    assert server.metric("primes_requests_total", kind="cheap") == before_cheap + 200 * clients
+    assert server.metric("primes_requests_total", kind="expensive") == before_expensive + 1
+    assert server.metric("primes_connections_total") == before_connections + clients + 1
+    info = [key for key in server.scrape() if key[0] == "primes_server_info"]
+    assert dict(info[0][1])["model"] == server.model
