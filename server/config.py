@@ -75,7 +75,7 @@ def _bool(text):
 _FLAGS = [
     ("--host", str, "address of the prime service (raw TCP); the container sets 0.0.0.0"),
     ("--port", _port, "TCP port of the prime service"),
-    ("--metrics-host", str, "address of the Prometheus exporter (default: same as --host)"),
+    ("--metrics-host", str, "address of the Prometheus exporter; unset means the same as --host"),
     ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL)"),
     ("--control-host", str, "address of the HTTP control endpoint (keep it private: loopback or the stack's network)"),
     ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval)"),

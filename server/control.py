@@ -106,7 +106,11 @@ def main(argv=None):
             print(json.loads(response.read())["switch_interval_s"])
             return 0
     except urllib.error.HTTPError as error:
-        print(f"error: {json.loads(error.read()).get('error', error.reason)}", file=sys.stderr)
+        try:
+            reason = json.loads(error.read())["error"]
+        except (ValueError, KeyError, TypeError):
+            reason = f"HTTP {error.code} {error.reason}"
+        print(f"error: {reason}", file=sys.stderr)
     except (urllib.error.URLError, OSError) as error:
         print(f"error: cannot reach the control endpoint at {args.url}: {error}", file=sys.stderr)
     return 1
