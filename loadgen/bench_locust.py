@@ -1,0 +1,132 @@
+# Benchmark: is Locust the bottleneck? Cheap requests/s from one Locust user (one process) and from the seed's
+# minimal blocking client, side by side against the same server, counted by the server's own metrics.
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+LOADGEN = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(LOADGEN)
+sys.path.insert(0, REPO)
+
+from loadgen.target import parse_target  # noqa: E402
+
+# The seed's run_simple_client, plus the answer check the lesson leaves out (cheap: a bytes comparison).
+RAW_CLIENT = """
+import socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+while True:
+    sock.send(b"1")
+    if sock.recv(4096) != b"2":
+        sys.exit("wrong answer")
+"""
+CHEAP_COUNTER = re.compile(r'^primes_requests_total\{[^}]*kind="cheap"[^}]*\}\s+(\S+)$', re.M)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cheap_count(metrics_url):
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        match = CHEAP_COUNTER.search(response.read().decode())
+    return float(match.group(1)) if match else 0.0
+
+
+def wait_for(url, proc, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"the server exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"the server did not answer at {url} within {timeout}s")
+
+
+def measure(command, metrics_url, warmup, seconds):
+    """Run a client process; the server's cheap counter over `seconds` after `warmup` gives its rate."""
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(warmup)
+        if proc.poll() is not None:
+            sys.exit(f"client exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        before, start = cheap_count(metrics_url), time.perf_counter()
+        time.sleep(seconds)
+        after, elapsed = cheap_count(metrics_url), time.perf_counter() - start
+        if proc.poll() is not None:
+            sys.exit(f"client exited during the measurement ({proc.returncode})")
+        return (after - before) / elapsed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__ or "Locust vs a raw socket client, cheap requests/s")
+    parser.add_argument("--host", default=os.environ.get("BENCH_HOST", ""),
+                        help="host:port of a running server (default: start one from this repo on free ports) "
+                             "[env BENCH_HOST]")
+    parser.add_argument("--metrics-url", default=os.environ.get("BENCH_METRICS_URL", ""),
+                        help="its metrics URL, needed with --host [env BENCH_METRICS_URL]")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")),
+                        help="measurements of each client, alternating [env BENCH_ROUNDS]")
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")),
+                        help="length of each measurement [env BENCH_SECONDS]")
+    parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", "3")),
+                        help="seconds each client runs before its measurement (Locust needs ~2 to start) "
+                             "[env BENCH_WARMUP]")
+    args = parser.parse_args()
+
+    server = None
+    if args.host:
+        if not args.metrics_url:
+            parser.error("--host needs --metrics-url (the server's /metrics counts the requests)")
+        host, port = parse_target(args.host)
+        metrics_url = args.metrics_url
+    else:
+        host, port, metrics_port = "127.0.0.1", free_port(), free_port()
+        log = tempfile.TemporaryFile()
+        server = subprocess.Popen([sys.executable, "-m", "server", "--host", host, "--port", str(port),
+                                   "--metrics-port", str(metrics_port), "--control-port", str(free_port()),
+                                   "--no-monitor"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        wait_for(metrics_url, server)
+    raw = [sys.executable, "-c", RAW_CLIENT, host, str(port)]
+    locust = [sys.executable, "-m", "locust", "-f", os.path.join(LOADGEN, "locustfile.py"), "--headless",
+              "-u", "1", "-r", "1", "--host", f"{host}:{port}", "--only-summary", "--loglevel", "WARNING"]
+    rates = {"raw": [], "locust": []}
+    try:
+        for round_number in range(1, args.rounds + 1):
+            for name, command in (("raw", raw), ("locust", locust)):
+                rate = measure(command, metrics_url, args.warmup, args.seconds)
+                rates[name].append(rate)
+                print(f"round {round_number}: {name:6s} {rate:9.0f} cheap requests/s", flush=True)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(15)
+    raw_rate, locust_rate = statistics.median(rates["raw"]), statistics.median(rates["locust"])
+    print(f"median of {args.rounds} rounds of {args.seconds:g}s, one client process each, same server:")
+    print(f"  raw blocking socket client (the seed's): {raw_rate:9.0f} cheap requests/s")
+    print(f"  Locust, one CheapUser in one process:    {locust_rate:9.0f} cheap requests/s")
+    print(f"  ratio Locust / raw: {locust_rate / raw_rate:.2f} (goal >= 0.80)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+# The lesson's two clients as Locust users: CheapUser (run_simple_client) and ExpensiveUser (run_long_request).
+# Requests are named by kind ("cheap", "expensive"), never by the raw n; every answer is checked.
+import logging
+
+from locust import User, task
+from locust.exception import StopUser
+
+from loadgen.options import option
+from loadgen.target import DEFAULT_TARGET, TargetError, parse_target
+from loadgen.tcp_client import PrimeClient
+
+log = logging.getLogger("loadgen")
+
+
+class PrimeUser(User):
+    abstract = True
+    host = DEFAULT_TARGET  # shown pre-filled in the web UI; --host / the web UI field override it
+    kind = ""  # the request name and the option prefix: "cheap" or "expensive"
+    _bad_host_logged = False
+
+    def wait_time(self):
+        return self._wait
+
+    def on_start(self):
+        env = self.environment
+        try:
+            host, port = parse_target(self.host)
+        except TargetError as exc:
+            if not PrimeUser._bad_host_logged:  # one line, not one per user
+                PrimeUser._bad_host_logged = True
+                log.error("%s", exc)
+            raise StopUser() from None
+        self._wait = option(env, f"{self.kind}_wait")
+        self.client = PrimeClient(env.events, host, port, name=self.kind, n=option(env, f"{self.kind}_n"),
+                                  timeout=option(env, f"{self.kind}_timeout"),
+                                  connect_timeout=option(env, "connect_timeout"),
+                                  framing=option(env, "framing"), backoff_max=option(env, "reconnect_max"))
+
+    def on_stop(self):
+        # Closing the connection tells the server to stop an expensive computation (it cancels within 1 s).
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+
+    @task
+    def ask(self):
+        self.client.ask()
+
+
+class CheapUser(PrimeUser):
+    """Sends "1", expects "2", on one persistent connection, as fast as it can (or --cheap-wait apart)."""
+    kind = "cheap"
+
+
+class ExpensiveUser(PrimeUser):
+    """Sends "100000" (--expensive-n), expects 1299709, then repeats."""
+    kind = "expensive"
+
+
+def apply_user_mix(environment, expensive_users, shape_active):
+    """Set the class attributes Locust's dispatcher reads: --expensive-users of the users are ExpensiveUser.
+
+    Runs on the master (or the only process) at test start, before any user is dispatched.
+    """
+    if shape_active:  # the scenario names per-class counts itself
+        ExpensiveUser.fixed_count, ExpensiveUser.weight = 0, 1
+        return
+    only_expensive = [cls.__name__ for cls in environment.user_classes] == ["ExpensiveUser"]
+    ExpensiveUser.fixed_count = expensive_users
+    # With no fixed count the dispatcher would share users by weight: weight 0 keeps them all CheapUser.
+    ExpensiveUser.weight = 1 if only_expensive else 0
