@@ -1,20 +1,9 @@
 # Fixtures of the stack tests: a real promtool (host binary or PROMETHEUS_IMAGE's), and an empty env file
 # so `docker compose` sees compose.yaml's own defaults, never a developer's .env.
-import os
-
 import pytest
 
-from tests.stack.promtool import Promtool, image_present, prometheus_image
-
-
-def require_image(image, why):
-    """Skip (or, under CI=true, fail) when a base image is not in the local engine: we never pull."""
-    if not image_present(image):
-        reason = f"{why}: image {image} is not in the local Docker engine (no registry is reachable; " \
-                 f"run ../shared/docker/setup and export its variables)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+from tests.stack.images import require_image
+from tests.stack.promtool import Promtool, prometheus_image
 
 
 @pytest.fixture(scope="session")

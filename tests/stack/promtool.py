@@ -14,10 +14,6 @@ def prometheus_image():
     return os.environ.get("PROMETHEUS_IMAGE") or compose_defaults()["PROMETHEUS_IMAGE"]
 
 
-def image_present(image):
-    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
-
-
 class Promtool:
     """Runs promtool with paths relative to prometheus/ (e.g. "rules/gil-lab.rules.yml")."""
 
