@@ -1,0 +1,188 @@
+# Compose backend: the lab's Docker stack (server, Locust master and workers) driven through the Docker SDK.
+# CPU limits change live (container update), the switch interval through the server's control CLI, load via Locust's API.
+import os
+import subprocess
+import time
+
+from loadgen.experiment import promtext
+from loadgen.experiment.locust_api import LocustController
+from loadgen.experiment.native import REPO_ROOT, BackendError, free_port
+from loadgen.experiment.spec import ALL_CORES
+
+COMPOSE_FILE = os.path.join(REPO_ROOT, "compose.yaml")
+SERVICES = ("server", "locust-master", "locust-worker")  # compose.yaml's names; Prometheus/Grafana are not needed
+SERVER_PORT_IN_STACK = "server:25000"  # how the Locust workers reach the server on the stack's network
+METRICS_PORT, WEB_PORT = "8000/tcp", "8089/tcp"  # container ports published by compose.yaml
+CPU_PERIOD_US = 100_000
+SERVER_ENV = {"model": "SERVER_MODEL", "workers": "SERVER_WORKERS", "algorithm": "SERVER_ALGORITHM"}
+
+
+def _published(container, port):
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(port) or []
+    if not bindings:
+        raise BackendError(f"container {container.name} does not publish {port}")
+    host = bindings[0]["HostIp"] or "127.0.0.1"
+    return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), int(bindings[0]["HostPort"])
+
+
+def set_cpu_limit(client, container, cores):
+    """Live CPU limit. A container made with `cpus:` (NanoCpus) refuses quota/period, and the SDK's update()
+    has no NanoCpus argument: then the Engine API's update endpoint is called directly."""
+    container.reload()
+    if container.attrs["HostConfig"].get("NanoCpus"):
+        api = client.api
+        url = f"{api.base_url}/v{api.api_version}/containers/{container.id}/update"
+        response = api.post(url, json={"NanoCpus": int(cores * 1e9)})
+        if response.status_code >= 400:
+            raise BackendError(f"docker refused the CPU limit {cores:g}: {response.text.strip()}")
+    else:
+        container.update(cpu_quota=int(cores * CPU_PERIOD_US), cpu_period=CPU_PERIOD_US)
+
+
+class ComposeTarget:
+    def __init__(self, metrics_url):
+        self.metrics_url = metrics_url
+        self.locust_host = SERVER_PORT_IN_STACK
+
+    def scrape(self):
+        return promtext.scrape(self.metrics_url)
+
+
+class ComposeBackend:
+    name = "compose"
+
+    def __init__(self, experiment, out_dir, project=None, start_stack=False, workers=1):
+        self.experiment = experiment
+        self.logs = os.path.join(out_dir, "logs")
+        self.project = project or os.environ.get("COMPOSE_PROJECT_NAME") or os.path.basename(REPO_ROOT).lower()
+        self.start_stack = start_stack
+        self.locust_workers = workers
+        self.client = None
+        self.locust = None
+        self.started = False
+        self.env = dict(os.environ)
+        self.original = None  # (cpu limit, switch interval) of a stack we did not start, restored at the end
+        self.server_config = None
+
+    # ---- checks before any load ----
+    def problems(self):
+        found = []
+        try:
+            import docker
+            self.client = docker.from_env()
+            self.client.ping()
+            self.host_cores = int(self.client.info()["NCPU"])
+        except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+            return [f"the compose backend needs a reachable Docker engine: {exc}"]
+        if self.start_stack and not os.path.exists(COMPOSE_FILE):
+            found.append(f"{COMPOSE_FILE} is missing (needed to start the stack)")
+        for cell in self.experiment.cells:
+            if cell.python:
+                found.append(f"cell {cell.label}: the python axis is for the native backend (the stack's server "
+                             f"runs its image's interpreter)")
+            if cell.cpus != ALL_CORES and cell.cpus > self.host_cores:
+                found.append(f"cell {cell.label}: cpus {cell.cpus:g} but the Docker host has {self.host_cores}")
+        configs = {(c.model, c.workers, c.algorithm) for c in self.experiment.cells}
+        if len(configs) > 1 and not self.start_stack:
+            found.append("the matrix has several server configurations (model/workers/algorithm); the compose "
+                         "backend recreates the server for each, which needs --start-stack")
+        return list(dict.fromkeys(found))
+
+    # ---- the stack ----
+    def _compose(self, *args, env=None):
+        command = ["docker", "compose", "-f", COMPOSE_FILE, "-p", self.project, *args]
+        with open(os.path.join(self.logs, "compose.log"), "ab") as log:
+            done = subprocess.run(command, cwd=REPO_ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            raise BackendError(f"`{' '.join(command)}` failed (see {self.logs}/compose.log)")
+
+    def _container(self, service):
+        found = self.client.containers.list(filters={"label": [f"com.docker.compose.project={self.project}",
+                                                               f"com.docker.compose.service={service}"]})
+        if not found:
+            raise BackendError(f"no running {service!r} container in compose project {self.project!r} "
+                               f"(start the stack, or pass --start-stack)")
+        return found[0]
+
+    def _server_env(self, cell):
+        env = dict(self.env)
+        env.update({SERVER_ENV["model"]: cell.model, SERVER_ENV["workers"]: str(cell.workers),
+                    SERVER_ENV["algorithm"]: cell.algorithm})
+        return env
+
+    def open(self):
+        os.makedirs(self.logs, exist_ok=True)
+        if self.start_stack:
+            # Free host ports, so a developer's own stack (default ports) is never disturbed.
+            self.env.update(SERVER_PORT=str(free_port()), SERVER_METRICS_PORT=str(free_port()),
+                            LOCUST_WEB_PORT=str(free_port()), LOCUST_WORKERS=str(self.locust_workers))
+            first = self.experiment.cells[0]
+            self.started = True  # from here on close() takes the stack down, even if `up` fails half-way
+            self._compose("up", "-d", "--build", "--wait", *SERVICES, env=self._server_env(first))
+            self.server_config = (first.model, first.workers, first.algorithm)
+        master = self._container("locust-master")
+        host, port = _published(master, WEB_PORT)
+        self.locust = LocustController(f"http://{host}:{port}")
+        self.locust.wait_ready()
+        self.locust.stop()  # a load left running by someone else would spoil the first cell
+        if not self.started:
+            server = self._container("server")
+            server.reload()
+            sample = self._target(server).scrape()
+            self.original = (sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL))
+
+    def _target(self, server):
+        host, port = _published(server, METRICS_PORT)
+        return ComposeTarget(f"http://{host}:{port}/metrics")
+
+    def _set_switch_interval(self, server, seconds):
+        result = server.exec_run(["python", "-m", "server.control", "switch-interval", repr(seconds)])
+        if result.exit_code != 0:
+            raise BackendError(f"setting the switch interval failed: {result.output.decode(errors='replace')}")
+
+    def start_cell(self, cell, name):
+        config = (cell.model, cell.workers, cell.algorithm)
+        if self.started and config != self.server_config:
+            self._compose("up", "-d", "--no-deps", "--force-recreate", "--wait", "server", env=self._server_env(cell))
+            self.server_config = config
+        server = self._container("server")
+        target = self._target(server)
+        info = (target.scrape().labels_of(promtext.SERVER_INFO) or [{}])[0]
+        if (info.get("model"), info.get("algorithm")) != (cell.model, cell.algorithm):
+            raise BackendError(f"the stack's server runs model={info.get('model')} algorithm="
+                               f"{info.get('algorithm')}, the cell wants {cell.model}/{cell.algorithm}")
+        cores = float(self.host_cores) if cell.cpus == ALL_CORES else float(cell.cpus)
+        set_cpu_limit(self.client, server, cores)
+        self._set_switch_interval(server, cell.switch_interval_s)
+        # Both changes are live: wait until the server's own metrics show them.
+        deadline = time.monotonic() + 15
+        while True:
+            sample = target.scrape()
+            limit, interval = sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL)
+            if limit is not None and abs(limit - cores) < 0.01 and interval is not None and \
+                    abs(interval - cell.switch_interval_s) < 1e-9:
+                return target
+            if time.monotonic() > deadline:
+                raise BackendError(f"the server reports cpu limit {limit} and switch interval {interval} after "
+                                   f"setting {cores:g} and {cell.switch_interval_s:g}")
+            time.sleep(0.2)
+
+    def end_cell(self):
+        pass  # the stack's server lives on; the measurement already waited until it was idle
+
+    def close(self):
+        if self.locust is not None:
+            try:
+                self.locust.stop()
+            except Exception:  # noqa: BLE001 - best effort before taking the stack down
+                pass
+        if self.started:
+            self._compose("down", "--volumes", "--remove-orphans")
+            self.started = False
+        elif self.original is not None and self.client is not None:
+            limit, interval = self.original
+            server = self._container("server")
+            if limit:
+                set_cpu_limit(self.client, server, limit)
+            if interval:
+                self._set_switch_interval(server, interval)

@@ -1,0 +1,167 @@
+# Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, limited to whole cores by
+# CPU affinity, loaded by one local Locust process (web API on 127.0.0.1) pinned to the remaining cores.
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from loadgen.experiment import promtext
+from loadgen.experiment.locust_api import LocustController
+from loadgen.experiment.spec import ALL_CORES, python_problem
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LOCUSTFILE = os.path.join(REPO_ROOT, "loadgen", "locustfile.py")
+STOP_TIMEOUT_S = 10.0
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_group(proc, timeout=STOP_TIMEOUT_S):
+    """SIGTERM the process and its session (server workers, exporter), then SIGKILL whatever is left."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent share its session
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def pin_all_threads(pid, cores):
+    """Affinity is per thread on Linux: set it on every thread of a running process."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+class NativeTarget:
+    def __init__(self, proc, port, metrics_port, control_port, cores):
+        self.proc = proc
+        self.port = port
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        self.control_url = f"http://127.0.0.1:{control_port}"
+        self.locust_host = f"127.0.0.1:{port}"
+        self.cores = cores
+
+    def scrape(self):
+        return promtext.scrape(self.metrics_url)
+
+
+class NativeBackend:
+    name = "native"
+
+    def __init__(self, experiment, out_dir):
+        self.experiment = experiment
+        self.logs = os.path.join(out_dir, "logs")
+        self.cores = sorted(os.sched_getaffinity(0))
+        self.locust_proc = None
+        self.locust = None
+        self.server = None
+
+    def problems(self):
+        """What this backend cannot run, one message each (checked before any load)."""
+        found = []
+        if not os.path.exists(LOCUSTFILE):
+            found.append(f"the locustfile {LOCUSTFILE} is missing")
+        for cell in self.experiment.cells:
+            if cell.cpus != ALL_CORES:
+                if cell.cpus != int(cell.cpus):
+                    found.append(f"cell {cell.label}: cpus {cell.cpus:g} is fractional; the native backend limits "
+                                 f"CPUs with affinity, whole cores only (use --backend compose for quotas)")
+                elif cell.cpus > len(self.cores):
+                    found.append(f"cell {cell.label}: cpus {cell.cpus:g} but only {len(self.cores)} core(s) "
+                                 f"are available here")
+            if cell.python and (problem := python_problem(cell.python)):
+                found.append(f"cell {cell.label}: {problem}")
+        return list(dict.fromkeys(found))
+
+    def server_cores(self, cell):
+        count = len(self.cores) if cell.cpus == ALL_CORES else int(cell.cpus)
+        return set(self.cores[:count])
+
+    def open(self):
+        os.makedirs(self.logs, exist_ok=True)
+        web_port = free_port()
+        command = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--web-host", "127.0.0.1",
+                   "--web-port", str(web_port), "--host", "127.0.0.1:1", "--loglevel", "WARNING",
+                   "--cheap-n", str(self.experiment.cheap_n), "--expensive-n", str(self.experiment.expensive_n)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+        with open(os.path.join(self.logs, "locust.log"), "ab") as log:
+            self.locust_proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.locust = LocustController(f"http://127.0.0.1:{web_port}")
+        self.locust.wait_ready(alive=lambda: self.locust_proc.poll() is None)
+
+    def start_cell(self, cell, name):
+        cores = self.server_cores(cell)
+        # Locust on the cores the server may not use, so the load generator does not eat the server's CPU.
+        pin_all_threads(self.locust_proc.pid, set(self.cores) - cores or set(self.cores))
+        port, metrics_port, control_port = free_port(), free_port(), free_port()
+        command = [cell.python or sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                   "--metrics-port", str(metrics_port), "--control-port", str(control_port),
+                   "--model", cell.model, "--workers", str(cell.workers), "--algorithm", cell.algorithm,
+                   "--switch-interval", repr(cell.switch_interval_s), "--no-monitor"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PRIMES_")}
+        log_path = os.path.join(self.logs, f"server-{name}.log")
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, cores))
+        self.server = NativeTarget(proc, port, metrics_port, control_port, sorted(cores))
+        try:
+            self._wait_started(self.server, log_path)
+        except Exception:
+            self.end_cell()
+            raise
+        return self.server
+
+    def _wait_started(self, target, log_path, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if target.proc.poll() is not None:
+                with open(log_path, errors="replace") as f:
+                    tail = f.read()[-800:]
+                raise BackendError(f"the server exited with status {target.proc.returncode}:\n{tail}")
+            try:
+                urllib.request.urlopen(target.control_url + "/healthz", timeout=2).read()
+                target.scrape()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise BackendError(f"the server did not answer on its control and metrics ports within {timeout:g} s")
+
+    def end_cell(self):
+        server, self.server = self.server, None
+        if server is not None:
+            stop_group(server.proc)
+
+    def close(self):
+        """Stop everything this backend started (also after Ctrl-C)."""
+        self.end_cell()
+        if self.locust_proc is not None:
+            try:
+                self.locust.stop()
+            except Exception:  # noqa: BLE001 - best effort; the process is stopped next anyway
+                pass
+            stop_group(self.locust_proc)
+            self.locust_proc = None

@@ -1,0 +1,134 @@
+# PNG plots of a results summary (matplotlib, Agg): cheap throughput vs switch interval, vs CPU limit, convoy ratio.
+# Each plot is meant to be read at a glance: medians as markers, min-max spread as error bars, labelled axes.
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+from loadgen.experiment.results import cpus_value, interval_label  # noqa: E402
+
+# Python behind the scenes #13: cheap requests/s next to one CPU-bound thread, by switch interval (seconds).
+REFERENCE_POINTS = ((0.005, 100.0), (0.001, 500.0), (0.00001, 11000.0))
+LOG_FLOOR = 0.1  # a zero on a log axis is drawn here (and said so in the legend)
+FILES = ("throughput_vs_switch_interval.png", "throughput_vs_cpus.png", "convoy_ratio.png")
+
+
+def _median(entry, metric):
+    stat = entry.get(metric)
+    return None if stat is None else stat["median"]
+
+
+def _errors(entries, metric, values):
+    low = [v - e[metric]["min"] if e.get(metric) else 0 for e, v in zip(entries, values)]
+    high = [e[metric]["max"] - v if e.get(metric) else 0 for e, v in zip(entries, values)]
+    return [low, high]
+
+
+def _series_key(entry, *fields):
+    return tuple(entry[f] for f in fields)
+
+
+def _floor(values):
+    return [max(v, LOG_FLOOR) for v in values]
+
+
+def throughput_vs_switch_interval(summary, path):
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    loaded = [e for e in summary if int(e["expensive_users"]) > 0 and e.get("cheap_rps")]
+    groups = {}
+    for entry in loaded:
+        groups.setdefault(_series_key(entry, "model", "cpus", "algorithm"), []).append(entry)
+    many_cpus = len({k[1] for k in groups}) > 1
+    for (model, cpus, algorithm), entries in sorted(groups.items()):
+        entries.sort(key=lambda e: e["switch_interval_s"])
+        xs = [e["switch_interval_s"] for e in entries]
+        ys = [_median(e, "cheap_rps") for e in entries]
+        label = f"{model}, with expensive" + (f" (cpus={cpus})" if many_cpus else "")
+        line = ax.errorbar(xs, _floor(ys), yerr=_errors(entries, "cheap_rps", ys), marker="o", capsize=4,
+                           linewidth=2, label=label)
+        alone = [_median(e, "cheap_rps_alone") or 0 for e in entries]
+        ax.plot(xs, _floor(alone), linestyle="--", marker=".", color=line[0].get_color(), alpha=0.6,
+                label=f"{model}, cheap alone")
+    if loaded:
+        xs = sorted({e["switch_interval_s"] for e in loaded} | {p[0] for p in REFERENCE_POINTS})
+        ax.plot(xs, [1 / (2 * x) for x in xs], color="black", linestyle=":", label="model 1/(2 x interval)")
+    ax.scatter([p[0] for p in REFERENCE_POINTS], [p[1] for p in REFERENCE_POINTS], marker="*", s=160,
+               color="goldenrod", edgecolor="black", zorder=5, label="published (Python behind the scenes #13)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("switch interval (s, log)")
+    ax.set_ylabel("cheap requests/s answered (server count, log)")
+    ax.set_title("Cheap throughput next to one CPU-bound request, by switch interval")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best", title=f"0 is drawn at {LOG_FLOOR}", title_fontsize=7)
+    _save(fig, path)
+
+
+def throughput_vs_cpus(summary, path, host_cores):
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    groups = {}
+    for entry in summary:
+        groups.setdefault(_series_key(entry, "model", "switch_interval_s", "algorithm"), []).append(entry)
+    many_intervals = len({k[1] for k in groups}) > 1
+    for (model, interval, algorithm), entries in sorted(groups.items()):
+        entries.sort(key=lambda e: cpus_value(e["cpus"], host_cores))
+        xs = [cpus_value(e["cpus"], host_cores) for e in entries]
+        suffix = f" si={interval_label(interval)}" if many_intervals else ""
+        alone = [_median(e, "cheap_rps_alone") or 0 for e in entries]
+        line = ax.errorbar(xs, alone, yerr=_errors(entries, "cheap_rps_alone", alone), marker="s", capsize=4,
+                           linestyle="--", label=f"{model}{suffix}, cheap alone")
+        if any(e.get("cheap_rps") for e in entries):
+            loaded = [_median(e, "cheap_rps") or 0 for e in entries]
+            ax.errorbar(xs, loaded, yerr=_errors(entries, "cheap_rps", loaded), marker="o", capsize=4,
+                        linewidth=2, color=line[0].get_color(), label=f"{model}{suffix}, with expensive")
+    limits = {cpus_value(e["cpus"], host_cores) for e in summary}
+    ax.set_xlim(0, max([host_cores, *limits]) + 0.25)
+    ax.set_xlabel(f"CPU limit (cores; 'all' = {host_cores})")
+    ax.set_ylabel("cheap requests/s answered (server count)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Cheap throughput by CPU limit" + (" (one limit in this matrix)" if len(limits) == 1 else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    _save(fig, path)
+
+
+def convoy_ratio(summary, path):
+    entries = [e for e in summary if e.get("convoy_ratio")]
+    height = max(3.0, 0.45 * len(entries) + 1.5)
+    fig, ax = plt.subplots(figsize=(8, height))
+    labels, values = [], []
+    for entry in entries:
+        labels.append(f"{entry['model']} si={interval_label(entry['switch_interval_s'])} cpus={entry['cpus']}"
+                      f" {entry['cheap_users']}c+{entry['expensive_users']}e")
+        values.append(_median(entry, "convoy_ratio"))
+    colors = ["tab:red" if v < 0.2 else "tab:orange" if v < 0.6 else "tab:green" for v in values]
+    ax.barh(range(len(values)), values, xerr=_errors(entries, "convoy_ratio", values), color=colors, capsize=4)
+    for y, v in enumerate(values):
+        ax.text(v + 0.02, y, f"{v:.2f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(values)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linestyle=":", linewidth=1)
+    ax.set_xlim(0, max([1.15] + [v + 0.15 for v in values]))
+    ax.set_xlabel("convoy ratio = cheap req/s with the expensive stream / without it (1 = unharmed)")
+    ax.set_title("How much of the cheap stream survives one expensive request")
+    if not entries:
+        ax.text(0.5, 0.5, "no cell with an expensive stream", ha="center", transform=ax.transAxes)
+    _save(fig, path)
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(summary, out_dir, host_cores):
+    folder = os.path.join(out_dir, "plots")
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, name) for name in FILES]
+    throughput_vs_switch_interval(summary, paths[0])
+    throughput_vs_cpus(summary, paths[1], host_cores)
+    convoy_ratio(summary, paths[2])
+    return paths

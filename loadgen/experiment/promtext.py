@@ -1,0 +1,54 @@
+# Read the prime server's /metrics: parse Prometheus text exposition into samples, and take deltas between scrapes.
+# The server's counters are the ground truth of what it answered; names come from the contract (server/metrics.py).
+import re
+import urllib.request
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+REQUESTS = "primes_requests_total"
+IN_PROGRESS = "primes_requests_in_progress"
+SERVER_CPU = "primes_server_cpu_seconds_total"  # the server's processes (native hosts)
+CGROUP_CPU = "primes_cpu_usage_seconds_total"  # the whole cgroup (inside a container: the server)
+CPU_LIMIT = "primes_cpu_limit_cores"
+PERIODS = "primes_cpu_periods_total"
+THROTTLED_PERIODS = "primes_cpu_throttled_periods_total"
+SWITCH_INTERVAL = "primes_switch_interval_seconds"
+SERVER_INFO = "primes_server_info"
+GIL_ENABLED = "primes_gil_enabled"
+
+
+class Samples(dict):
+    """{(name, frozenset(labels)): value}, with sums over label subsets."""
+
+    def get_sum(self, name, **labels):
+        wanted = frozenset(labels.items())
+        found = [value for (sample, have), value in self.items() if sample == name and wanted <= have]
+        return sum(found) if found else None
+
+    def labels_of(self, name):
+        return [dict(labels) for (sample, labels) in self if sample == name]
+
+
+def parse(text):
+    samples = Samples()
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match:
+            samples[(match.group(1), frozenset(_LABEL.findall(match.group(2) or "")))] = float(match.group(3))
+    return samples
+
+
+def scrape(url, timeout=10.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return parse(response.read().decode())
+
+
+def delta(before, after, name, **labels):
+    """Increase of a counter between two scrapes; None where the server does not export it."""
+    first, last = before.get_sum(name, **labels), after.get_sum(name, **labels)
+    if first is None or last is None:
+        return None
+    return last - first

@@ -1,0 +1,143 @@
+# The results folder: one JSON per measured cell, results.csv (stable, documented columns) and the summary
+# (median and spread over repetitions) that the report, the plots and `compare` read.
+import csv
+import json
+import math
+import os
+import statistics
+
+from loadgen.experiment.spec import ALL_CORES, format_seconds
+
+# The CSV's columns, in order, with their meaning. Append new columns at the end; never rename or reorder.
+COLUMNS = [
+    ("cell", "stable id of the cell: model, switch interval, CPU limit, load, algorithm, workers[, python]"),
+    ("repetition", "1-based repetition of the cell"),
+    ("status", "ok, or error (then see the error column)"),
+    ("backend", "native or compose"),
+    ("model", "server concurrency model: thread, pool, process or serial"),
+    ("switch_interval_s", "sys.setswitchinterval of the server, seconds"),
+    ("cpus", "CPU limit asked for: cores, or 'all'"),
+    ("cheap_users", "Locust users sending the cheap request (n = cheap_n) back to back"),
+    ("expensive_users", "Locust users sending the expensive request (n = expensive_n) in phase 'with'"),
+    ("algorithm", "server prime algorithm: naive or sqrt"),
+    ("workers", "server --workers (pool and process models)"),
+    ("python", "interpreter of the server ('' = the runner's own)"),
+    ("window_s", "length of each measurement window, seconds (after the warm-up)"),
+    ("cheap_rps_alone", "cheap answers/s counted by the server with the cheap stream alone"),
+    ("cheap_rps", "cheap answers/s counted by the server with the expensive stream running (the lesson's figure)"),
+    ("cheap_rps_locust_alone", "cheap requests/s seen by Locust, cheap stream alone"),
+    ("cheap_rps_locust", "cheap requests/s seen by Locust, with the expensive stream"),
+    ("convoy_ratio", "cheap_rps / cheap_rps_alone: 1 = the expensive stream costs nothing, 0 = total convoy"),
+    ("model_rps", "the lesson's model 1 / (2 x switch interval): cheap requests/s next to one CPU-bound thread"),
+    ("cheap_p50_ms_alone", "cheap latency median (Locust, ms; whole ms below 100 ms), cheap stream alone"),
+    ("cheap_p99_ms_alone", "cheap latency 99th percentile (Locust, ms), cheap stream alone"),
+    ("cheap_p50_ms", "cheap latency median (Locust, ms), with the expensive stream"),
+    ("cheap_p99_ms", "cheap latency 99th percentile (Locust, ms), with the expensive stream"),
+    ("cheap_avg_ms", "cheap latency mean (Locust, ms, exact), with the expensive stream"),
+    ("cheap_failures", "failed cheap requests in both windows (wrong answer, ERR, timeout)"),
+    ("expensive_latency_ms", "mean latency of expensive requests completed in the window ('' = none finished)"),
+    ("expensive_completed", "expensive requests the server completed in the window"),
+    ("expensive_in_flight", "expensive requests still computing at the end of the window"),
+    ("cpu_used_cores", "server CPU time / window with the expensive stream (cores busy)"),
+    ("cpu_used_cores_alone", "server CPU time / window, cheap stream alone"),
+    ("cpu_limit_cores", "primes_cpu_limit_cores as the server saw it (quota/period, else usable CPUs)"),
+    ("throttled_fraction", "CFS periods throttled / periods, with the expensive stream ('' where no quota)"),
+    ("server_gil", "primes_server_info gil_enabled of the server's interpreter"),
+    ("server_python", "primes_server_info python_version of the server's interpreter"),
+    ("error", "why the cell failed (status = error)"),
+]
+COLUMN_NAMES = [name for name, _ in COLUMNS]
+SUMMARY_METRICS = ("cheap_rps_alone", "cheap_rps", "convoy_ratio", "cheap_p50_ms", "cheap_p99_ms",
+                   "cpu_used_cores", "throttled_fraction")
+
+
+def row_for(backend, cell, repetition, record=None, error=None):
+    """One CSV row (dict) from a cell's measurement record, or from its error."""
+    row = dict.fromkeys(COLUMN_NAMES, "")
+    row.update(cell=cell.key, repetition=repetition, status="error" if error else "ok", backend=backend,
+               model=cell.model, switch_interval_s=cell.switch_interval_s,
+               cpus=cell.cpus if cell.cpus == ALL_CORES else f"{cell.cpus:g}",
+               cheap_users=cell.cheap_users, expensive_users=cell.expensive_users, algorithm=cell.algorithm,
+               workers=cell.workers, python=cell.python or "", error=error or "")
+    if record:
+        alone, loaded = record["alone"], record["with_expensive"] or {}
+        info = alone.get("server_info") or {}
+        row.update(window_s=alone["window_s"], cheap_rps_alone=alone["cheap_rps_server"],
+                   cheap_rps_locust_alone=alone["cheap_rps_locust"], cheap_p50_ms_alone=alone["cheap_p50_ms"],
+                   cheap_p99_ms_alone=alone["cheap_p99_ms"], cpu_used_cores_alone=alone["cpu_used_cores"],
+                   cpu_limit_cores=alone["cpu_limit_cores"], model_rps=record["model_rps"],
+                   convoy_ratio=record["convoy_ratio"], server_gil=info.get("gil_enabled", ""),
+                   server_python=info.get("python_version", ""),
+                   cheap_failures=alone["cheap_failures"] + loaded.get("cheap_failures", 0))
+        if loaded:
+            row.update(cheap_rps=loaded["cheap_rps_server"], cheap_rps_locust=loaded["cheap_rps_locust"],
+                       cheap_p50_ms=loaded["cheap_p50_ms"], cheap_p99_ms=loaded["cheap_p99_ms"],
+                       cheap_avg_ms=loaded["cheap_avg_ms"], expensive_latency_ms=loaded["expensive_latency_ms"],
+                       expensive_completed=loaded["expensive_completed"],
+                       expensive_in_flight=loaded["expensive_in_flight"], cpu_used_cores=loaded["cpu_used_cores"],
+                       throttled_fraction=loaded["throttled_fraction"])
+    return {key: ("" if value is None else value) for key, value in row.items()}
+
+
+def write_cell_json(out_dir, index, cell, repetition, payload):
+    folder = os.path.join(out_dir, "cells")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{index:03d}-{cell.key}-r{repetition}.json")
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, default=str)
+    return path
+
+
+def write_csv(out_dir, rows):
+    path = os.path.join(out_dir, "results.csv")
+    with open(path + ".tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMN_NAMES)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(path + ".tmp", path)  # a reader (or a Ctrl-C) never sees half a file
+    return path
+
+
+def read_csv(out_dir):
+    with open(os.path.join(out_dir, "results.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def summarise(rows):
+    """Group the ok rows by cell: parameters, repetitions, and per metric {median, min, max, n}."""
+    groups = {}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        groups.setdefault(row["cell"], []).append(row)
+    summary = []
+    for key, members in groups.items():
+        first = members[0]
+        entry = {name: first[name] for name in ("cell", "model", "switch_interval_s", "cpus", "cheap_users",
+                                                  "expensive_users", "algorithm", "workers", "python")}
+        entry["switch_interval_s"] = float(entry["switch_interval_s"])
+        entry["model_rps"] = _float(first["model_rps"])
+        entry["repetitions"] = len(members)
+        for metric in SUMMARY_METRICS:
+            values = [v for v in (_float(m[metric]) for m in members) if v is not None]
+            entry[metric] = ({"median": statistics.median(values), "min": min(values), "max": max(values),
+                              "n": len(values)} if values else None)
+        summary.append(entry)
+    return summary
+
+
+def cpus_value(text, host_cores):
+    """The CPU limit as a number of cores for plotting ('all' -> the host's cores)."""
+    return float(host_cores) if str(text) == ALL_CORES else float(text)
+
+
+def interval_label(seconds):
+    return format_seconds(float(seconds))

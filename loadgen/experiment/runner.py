@@ -1,0 +1,107 @@
+# Runs every cell of an experiment on a backend and keeps the results folder valid after each one.
+# Ctrl-C (SIGINT) or SIGTERM stops cleanly: the backend stops what it started, finished cells are reported.
+import dataclasses
+import datetime
+import json
+import os
+import signal
+import time
+
+import requests
+
+from loadgen.experiment import hostinfo, plots, report, results
+from loadgen.experiment.locust_api import LocustError
+from loadgen.experiment.measure import PhaseError, measure_cell, sleep_with
+from loadgen.experiment.native import BackendError
+from loadgen.experiment.progress import Progress, format_duration
+from loadgen.experiment.spec import SpecError
+
+CELL_ERRORS = (PhaseError, BackendError, LocustError, requests.RequestException, OSError)
+
+
+def default_out_dir():
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return os.path.join("results", stamp)
+
+
+def prepare_out_dir(out_dir):
+    if os.path.exists(os.path.join(out_dir, "results.csv")):
+        raise FileExistsError(f"{out_dir} already holds results; choose another --out (nothing is overwritten)")
+    os.makedirs(out_dir, exist_ok=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def finalize(out_dir, experiment, meta, rows, state, host_cores):
+    """summary.json, plots, report.md and metadata.json from the rows finished so far."""
+    summary = results.summarise(rows)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    plots.write_all(summary, out_dir, host_cores)
+    meta = dict(meta, run=state)
+    with open(os.path.join(out_dir, "metadata.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    return report.write(out_dir, experiment, meta, summary, rows, state)
+
+
+def run_experiment(experiment, backend, out_dir, stream=None):
+    """Returns the exit status: 0 complete, 1 some cells failed, 130 interrupted."""
+    problems = backend.problems()
+    if problems:
+        raise SpecError(experiment.source, problems)  # before any load, and before any folder is made
+    prepare_out_dir(out_dir)
+    with open(os.path.join(out_dir, "experiment.yaml"), "w") as f:
+        f.write(experiment.text)
+    meta = hostinfo.collect(backend.name)
+    plan = [(rep, cell) for rep in range(1, experiment.repetitions + 1) for cell in experiment.cells]
+    progress = Progress(len(plan), experiment.planned_cell_seconds() + 5, stream)
+    rows, status, began = [], "complete", time.monotonic()
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        backend.open()
+        for index, (rep, cell) in enumerate(plan, 1):
+            name = f"{index:03d}-{cell.key}-r{rep}"
+            progress.start_cell(f"{cell.label} rep {rep}/{experiment.repetitions}")
+            progress.status("starting the server")
+            payload = {"cell": dataclasses.asdict(cell), "key": cell.key, "repetition": rep,
+                       "backend": backend.name, "started_at": time.time()}
+            try:
+                target = backend.start_cell(cell, name)
+                record = measure_cell(target, backend.locust, experiment, cell, progress.status)
+                payload["record"] = record
+                row = results.row_for(backend.name, cell, rep, record)
+            except CELL_ERRORS as exc:
+                payload["error"] = str(exc)
+                row = results.row_for(backend.name, cell, rep, error=str(exc))
+            finally:
+                backend.end_cell()
+            payload["finished_at"] = time.time()
+            rows.append(row)
+            results.write_cell_json(out_dir, index, cell, rep, payload)
+            results.write_csv(out_dir, rows)
+            progress.finish_cell()
+            if index < len(plan) and experiment.idle_s:
+                sleep_with(experiment.idle_s, lambda: progress.status("idle gap"))
+    except KeyboardInterrupt:
+        status = "partial (interrupted)"
+    finally:
+        # Cleanup must finish even if Ctrl-C is pressed again.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            backend.close()
+            results.write_csv(out_dir, rows)
+            state = {"status": status, "done": len(rows), "planned": len(plan),
+                     "elapsed_s": time.monotonic() - began}
+            path = finalize(out_dir, experiment, meta, rows, state, meta["cpu_cores_usable"])
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous_term)
+    failed = sum(1 for r in rows if r["status"] != "ok")
+    progress.close(f"{status}: {len(rows)}/{len(plan)} cell runs ({failed} failed) in "
+                   f"{format_duration(state['elapsed_s'])}; report: {path}")
+    if status != "complete":
+        return 130
+    return 1 if failed else 0
