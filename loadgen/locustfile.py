@@ -28,7 +28,10 @@ def _add_arguments(parser, **_):
 @events.init.add_listener
 def _on_init(environment, runner, web_ui, **_):
     if isinstance(runner, WorkerRunner):
-        return  # workers take their options from the master with each spawn message
+        # Workers take the lab's options from the master with each spawn message; only a worker's own
+        # --prometheus-port (what this worker sent) is read from its command line.
+        _serve_metrics(environment, runner, None)
+        return
     try:
         if environment.host:
             parse_target(environment.host)
@@ -47,6 +50,9 @@ def _on_init(environment, runner, web_ui, **_):
 
 
 def _serve_metrics(environment, runner, web_ui):
+    port = options.option(environment, "prometheus_port")
+    if isinstance(runner, WorkerRunner) and not port:
+        return  # a worker's counts reach Prometheus through its master
     if isinstance(runner, MasterRunner):
         load = metrics.LoadMetrics(lambda: runner.reported_user_classes_count)
         environment.events.worker_report.add_listener(load.on_worker_report)
@@ -58,10 +64,9 @@ def _serve_metrics(environment, runner, web_ui):
         # Unauthenticated on purpose, like any Prometheus target; keep the web UI port private.
         web_ui.app.add_url_rule("/metrics", "load_metrics",
                                 lambda: Response(load.exposition(), content_type=metrics.CONTENT_TYPE))
-    port = options.option(environment, "prometheus_port")
     if port:
         from prometheus_client import start_http_server
-        start_http_server(port, registry=load.registry)
+        start_http_server(port, addr=options.option(environment, "prometheus_host"), registry=load.registry)
 
 
 @events.test_start.add_listener

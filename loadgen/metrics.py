@@ -33,8 +33,9 @@ class LoadMetrics:
     (master), so a master's numbers are the sum of its workers'.
     """
 
-    def __init__(self, users_by_class=lambda: {}):
-        self.streams = {}
+    def __init__(self, users_by_class=lambda: {}, kinds=("cheap", "expensive")):
+        # Known kinds start at 0, so rate() and increase() work from the first scrape.
+        self.streams = {kind: _Stream() for kind in kinds}
         self.users_by_class = users_by_class  # () -> {class name: running users}
         self.registry = CollectorRegistry()
         self.registry.register(self)

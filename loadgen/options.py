@@ -54,6 +54,7 @@ ARGUMENTS = [
      False),
     ("--scenario", str, "", "YAML scenario file: run it as a LoadTestShape (e.g. loadgen/scenarios/lesson.yaml); "
                             "empty: no shape, users and mix from -u / the web UI", False),
+    ("--prometheus-host", str, "127.0.0.1", "Address for --prometheus-port (0.0.0.0 in a container)", False),
     ("--prometheus-port", _non_negative_int, 0,
      "Also serve the load metrics on this port (for headless masters; the web UI always serves /metrics); 0: off",
      False),
