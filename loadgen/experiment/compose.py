@@ -61,6 +61,7 @@ class ComposeBackend:
         self.locust = None
         self.started = False
         self.env = dict(os.environ)
+        self.env.setdefault("COMPOSE_BAKE", "false")  # bake wants a newer buildx than Debian ships
         self.original = None  # (cpu limit, switch interval) of a stack we did not start, restored at the end
         self.server_config = None
 

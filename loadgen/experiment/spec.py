@@ -81,7 +81,7 @@ def format_seconds(seconds):
     return f"{seconds:g}s"
 
 
-def parse_seconds(value):
+def parse_seconds(value, allow_zero=False):
     """0.005, "5ms", "0.5 ms", "100us", "2s", "1min" -> seconds (float). Raises ValueError with the reason."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
@@ -97,6 +97,8 @@ def parse_seconds(value):
         seconds = float(number) * UNITS_S.get(unit or "s")
     else:
         raise ValueError(f"{value!r} is not a duration")
+    if allow_zero and seconds == 0:
+        return 0.0
     if not 0 < seconds < math.inf:
         raise ValueError(f"{value!r} must be a positive duration")
     return seconds
@@ -187,10 +189,8 @@ def _int_setting(raw, key, default, errors, minimum=1):
 
 def _seconds_setting(raw, key, default, errors, allow_zero=False):
     value = raw.get(key, default)
-    if allow_zero and value == 0:
-        return 0.0
     try:
-        return parse_seconds(value)
+        return parse_seconds(value, allow_zero=allow_zero)
     except ValueError as exc:
         errors.append(f"{key}: {exc}")
         return parse_seconds(default)
