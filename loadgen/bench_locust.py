@@ -55,9 +55,17 @@ def wait_for(url, proc, timeout=20.0):
     sys.exit(f"the server did not answer at {url} within {timeout}s")
 
 
-def measure(command, metrics_url, warmup, seconds):
+def pinned(cpu):
+    """preexec_fn putting a process (and its children) on one CPU, or None for no pinning."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def measure(command, metrics_url, warmup, seconds, cpu=None):
     """Run a client process; the server's cheap counter over `seconds` after `warmup` gives its rate."""
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=pinned(cpu))
     try:
         time.sleep(warmup)
         if proc.poll() is not None:
@@ -91,7 +99,15 @@ def main():
     parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", "3")),
                         help="seconds each client runs before its measurement (Locust needs ~2 to start) "
                              "[env BENCH_WARMUP]")
+    parser.add_argument("--pin", choices=("split", "none"), default=os.environ.get("BENCH_PIN", "split"),
+                        help="split: the server on one CPU, the client on another (stable, 'per core'); "
+                             "none: let the scheduler place them (ping-pong rates then swing 3x with placement) "
+                             "[env BENCH_PIN]")
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin == "split" and len(cpus) < 2:
+        parser.error("--pin split needs two CPUs; use --pin none")
+    server_cpu, client_cpu = (cpus[0], cpus[1]) if args.pin == "split" else (None, None)
 
     server = None
     if args.host:
@@ -104,7 +120,8 @@ def main():
         log = tempfile.TemporaryFile()
         server = subprocess.Popen([sys.executable, "-m", "server", "--host", host, "--port", str(port),
                                    "--metrics-port", str(metrics_port), "--control-port", str(free_port()),
-                                   "--no-monitor"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                                   "--no-monitor"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                  preexec_fn=pinned(server_cpu))
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         wait_for(metrics_url, server)
     raw = [sys.executable, "-c", RAW_CLIENT, host, str(port)]
@@ -114,7 +131,7 @@ def main():
     try:
         for round_number in range(1, args.rounds + 1):
             for name, command in (("raw", raw), ("locust", locust)):
-                rate = measure(command, metrics_url, args.warmup, args.seconds)
+                rate = measure(command, metrics_url, args.warmup, args.seconds, cpu=client_cpu)
                 rates[name].append(rate)
                 print(f"round {round_number}: {name:6s} {rate:9.0f} cheap requests/s", flush=True)
     finally:
@@ -122,7 +139,8 @@ def main():
             server.send_signal(signal.SIGTERM)
             server.wait(15)
     raw_rate, locust_rate = statistics.median(rates["raw"]), statistics.median(rates["locust"])
-    print(f"median of {args.rounds} rounds of {args.seconds:g}s, one client process each, same server:")
+    placement = f"server on CPU {server_cpu}, client on CPU {client_cpu}" if args.pin == "split" else "unpinned"
+    print(f"median of {args.rounds} rounds of {args.seconds:g}s, one client process each, same server ({placement}):")
     print(f"  raw blocking socket client (the seed's): {raw_rate:9.0f} cheap requests/s")
     print(f"  Locust, one CheapUser in one process:    {locust_rate:9.0f} cheap requests/s")
     print(f"  ratio Locust / raw: {locust_rate / raw_rate:.2f} (goal >= 0.80)")

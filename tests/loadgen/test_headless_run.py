@@ -21,8 +21,9 @@ def test_cheap_counts_agree_with_the_server(workdir):
     locust_cheap, locust_failures = int(cheap["Request Count"]), int(cheap["Failure Count"])
     assert locust_failures == 0
     assert locust_cheap > 1000, "two cheap users for 4 s should manage thousands of requests"
-    # A request in flight when a user is stopped is answered by the server but never recorded by Locust.
-    assert 0 <= server_cheap - locust_cheap <= 2, (server_cheap, locust_cheap)
+    # A request in flight when a user is stopped is answered by the server but never recorded by Locust
+    # (one per user); the rest of the tolerance (0.01%) covers the race between the stop and the final CSV.
+    assert 0 <= server_cheap - locust_cheap <= 2 + locust_cheap // 10000, (server_cheap, locust_cheap)
     assert server_connections == 2  # one persistent connection per user, no reconnects
     assert "expensive" not in read_stats(os.path.join(reports, "run"))  # --expensive-users defaults to 0
     html = open(os.path.join(reports, "run.html")).read()
