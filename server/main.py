@@ -62,11 +62,14 @@ def make_compute(config):
 def monitor(metrics, stopping):
     """The seed's console monitor, corrected: requests completed in each one-second window."""
     previous = metrics.completed_by_kind()
+    was_idle = False
     while not stopping.wait(1.0):
         now = metrics.completed_by_kind()
         cheap, expensive = (int(now[k] - previous[k]) for k in ("cheap", "expensive"))
-        print(f"{cheap + expensive} requests/s (cheap {cheap}, expensive {expensive})", flush=True)
-        previous = now
+        idle = cheap + expensive == 0
+        if not (idle and was_idle):  # one "0 requests/s" line when the load stops, not one per second
+            print(f"{cheap + expensive} requests/s (cheap {cheap}, expensive {expensive})", flush=True)
+        previous, was_idle = now, idle
 
 
 def main(argv=None):
