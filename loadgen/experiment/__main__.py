@@ -37,6 +37,9 @@ def build_parser():
     validate = commands.add_parser("validate", help="check an experiment file and list its cells")
     validate.add_argument("file")
     validate.add_argument("--backend", choices=BACKENDS, default=_env("BACKEND", "native"))
+    redo = commands.add_parser("report", help="write report.md, summary.json and the plots of a results folder "
+                                              "again (e.g. after editing the plotting code)")
+    redo.add_argument("folder")
     both = commands.add_parser("compare", help="two results folders side by side (Markdown on stdout)")
     both.add_argument("a", help="results folder A")
     both.add_argument("b", help="results folder B")
@@ -63,6 +66,10 @@ def main(argv=None):
             if args.out:
                 with open(args.out, "w") as f:
                     f.write(text)
+            return 0
+        if args.command == "report":
+            from loadgen.experiment.runner import rewrite_report
+            print(rewrite_report(args.folder))
             return 0
         experiment = load_experiment(args.file)
         if args.command == "validate":

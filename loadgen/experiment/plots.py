@@ -105,8 +105,8 @@ def convoy_ratio(summary, path):
         values.append(_median(entry, "convoy_ratio"))
     colors = ["tab:red" if v < 0.2 else "tab:orange" if v < 0.6 else "tab:green" for v in values]
     ax.barh(range(len(values)), values, xerr=_errors(entries, "convoy_ratio", values), color=colors, capsize=4)
-    for y, v in enumerate(values):
-        ax.text(v + 0.02, y, f"{v:.2f}", va="center", fontsize=8)
+    for y, (v, entry) in enumerate(zip(values, entries)):  # the label right of the bar and its spread
+        ax.text(max(v, entry["convoy_ratio"]["max"]) + 0.02, y, f"{v:.2f}", va="center", fontsize=8)
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", linestyle=":", linewidth=1)

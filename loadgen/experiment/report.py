@@ -45,7 +45,8 @@ def host_table(meta):
 
 def write(out_dir, experiment, meta, summary, rows, state):
     errors = [r for r in rows if r["status"] != "ok"]
-    lines = [f"# Experiment report: {os.path.basename(experiment.source)}", ""]
+    source = meta.get("experiment_file") or experiment.source
+    lines = [f"# Experiment report: {os.path.basename(source)}", ""]
     if experiment.description:
         lines += [experiment.description.strip(), ""]
     lines += [f"**Status: {state['status']}** — {state['done']} of {state['planned']} cell runs finished "

@@ -46,6 +46,20 @@ def finalize(out_dir, experiment, meta, rows, state, host_cores):
     return report.write(out_dir, experiment, meta, summary, rows, state)
 
 
+def rewrite_report(out_dir):
+    """Report, summary and plots again from a results folder's CSV, YAML copy and metadata."""
+    from loadgen.experiment.spec import load_experiment
+    experiment = load_experiment(os.path.join(out_dir, "experiment.yaml"))
+    try:
+        with open(os.path.join(out_dir, "metadata.json")) as f:
+            meta = json.load(f)
+        rows = results.read_csv(out_dir)
+    except (OSError, ValueError) as exc:
+        raise SpecError(out_dir, [f"not a results folder: {exc}"]) from None
+    state = meta.pop("run")
+    return finalize(out_dir, experiment, meta, rows, state, meta["cpu_cores_usable"])
+
+
 def run_experiment(experiment, backend, out_dir, stream=None):
     """Returns the exit status: 0 complete, 1 some cells failed, 130 interrupted."""
     problems = backend.problems()
@@ -54,7 +68,7 @@ def run_experiment(experiment, backend, out_dir, stream=None):
     prepare_out_dir(out_dir)
     with open(os.path.join(out_dir, "experiment.yaml"), "w") as f:
         f.write(experiment.text)
-    meta = hostinfo.collect(backend.name)
+    meta = dict(hostinfo.collect(backend.name), experiment_file=experiment.source)
     plan = [(rep, cell) for rep in range(1, experiment.repetitions + 1) for cell in experiment.cells]
     progress = Progress(len(plan), experiment.planned_cell_seconds() + 5, stream)
     rows, status, began = [], "complete", time.monotonic()

@@ -88,3 +88,13 @@ def test_compare_puts_two_results_side_by_side(tiny_run):
     assert "1.00x" in done.stdout and (out / "compare.md").read_text() == done.stdout
     missing = run_cli("compare", str(out), str(out / "nope"))
     assert missing.returncode == 2 and "not a results folder" in missing.stderr
+
+
+def test_report_is_rewritten_from_the_csv(tiny_run):
+    from tests.experiment.conftest import run_cli
+    out, _ = tiny_run
+    before = (out / "report.md").read_text()
+    (out / "report.md").unlink()
+    done = run_cli("report", str(out))
+    assert done.returncode == 0, done.stderr
+    assert (out / "report.md").read_text() == before
