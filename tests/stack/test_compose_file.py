@@ -66,6 +66,9 @@ def test_every_service_has_a_healthcheck_and_start_order(resolved):
     # The server's check command is its image's HEALTHCHECK; the others state theirs.
     for name in SERVICES - {"server"}:
         assert services[name]["healthcheck"]["test"], name
+    # ...so the server image must have one (compose inherits it, and depends_on waits on it).
+    with open(os.path.join(REPO_ROOT, "server", "Dockerfile")) as f:
+        assert any(line.startswith("HEALTHCHECK") and "CMD" in line for line in f), "server/Dockerfile has no HEALTHCHECK"
     assert services["locust-master"]["depends_on"]["server"]["condition"] == "service_healthy"
     assert services["locust-worker"]["depends_on"]["locust-master"]["condition"] == "service_healthy"
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
