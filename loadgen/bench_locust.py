@@ -62,6 +62,13 @@ def pinned(cpu):
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
+def cpu_seconds(pid):
+    """User + system CPU of a process so far (/proc: Linux only)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(command, metrics_url, warmup, seconds, cpu=None):
     """Run a client process; the server's cheap counter over `seconds` after `warmup` gives its rate."""
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -70,12 +77,13 @@ def measure(command, metrics_url, warmup, seconds, cpu=None):
         time.sleep(warmup)
         if proc.poll() is not None:
             sys.exit(f"client exited early ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-        before, start = cheap_count(metrics_url), time.perf_counter()
+        before, start, cpu_before = cheap_count(metrics_url), time.perf_counter(), cpu_seconds(proc.pid)
         time.sleep(seconds)
-        after, elapsed = cheap_count(metrics_url), time.perf_counter() - start
+        after, elapsed, cpu_after = cheap_count(metrics_url), time.perf_counter() - start, cpu_seconds(proc.pid)
         if proc.poll() is not None:
             sys.exit(f"client exited during the measurement ({proc.returncode})")
-        return (after - before) / elapsed
+        answered = after - before
+        return answered / elapsed, (cpu_after - cpu_before) / max(answered, 1) * 1e6
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -128,12 +136,15 @@ def main():
     locust = [sys.executable, "-m", "locust", "-f", os.path.join(LOADGEN, "locustfile.py"), "--headless",
               "-u", "1", "-r", "1", "--host", f"{host}:{port}", "--only-summary", "--loglevel", "WARNING"]
     rates = {"raw": [], "locust": []}
+    cpu_per_request = {"raw": [], "locust": []}
     try:
         for round_number in range(1, args.rounds + 1):
             for name, command in (("raw", raw), ("locust", locust)):
-                rate = measure(command, metrics_url, args.warmup, args.seconds, cpu=client_cpu)
+                rate, cpu_us = measure(command, metrics_url, args.warmup, args.seconds, cpu=client_cpu)
                 rates[name].append(rate)
-                print(f"round {round_number}: {name:6s} {rate:9.0f} cheap requests/s", flush=True)
+                cpu_per_request[name].append(cpu_us)
+                print(f"round {round_number}: {name:6s} {rate:9.0f} cheap requests/s, client CPU {cpu_us:5.1f} us "
+                      f"per request", flush=True)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -144,6 +155,12 @@ def main():
     print(f"  raw blocking socket client (the seed's): {raw_rate:9.0f} cheap requests/s")
     print(f"  Locust, one CheapUser in one process:    {locust_rate:9.0f} cheap requests/s")
     print(f"  ratio Locust / raw: {locust_rate / raw_rate:.2f} (goal >= 0.80)")
+    # Each round's ratio pairs two neighbouring measurements, so it is less affected by slow drifts in load.
+    per_round = statistics.median(l / r for l, r in zip(rates["locust"], rates["raw"]))
+    print(f"  median of the per-round ratios: {per_round:.2f}")
+    # CPU per request does not depend on what else the machine is doing: the steadiest view of the overhead.
+    raw_cpu, locust_cpu = statistics.median(cpu_per_request["raw"]), statistics.median(cpu_per_request["locust"])
+    print(f"  client CPU per request: raw {raw_cpu:.1f} us, Locust {locust_cpu:.1f} us")
 
 
 if __name__ == "__main__":

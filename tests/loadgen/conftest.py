@@ -35,9 +35,16 @@ def locust_env():
 
 
 def read_stats(prefix):
-    """{name: row} from Locust's <prefix>_stats.csv."""
+    """{name: row} from Locust's <prefix>_stats.csv (rewritten every second: may miss the run's last second)."""
     with open(f"{prefix}_stats.csv", newline="") as f:
         return {row["Name"]: row for row in csv.DictReader(f)}
+
+
+def read_final(prefix):
+    """{name: (requests, failures)} from --json-file <prefix>: Locust's final statistics."""
+    import json
+    with open(f"{prefix}.json") as f:
+        return {entry["name"]: (entry["num_requests"], entry["num_failures"]) for entry in json.load(f)}
 
 
 def read_failures(prefix):

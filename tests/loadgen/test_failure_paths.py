@@ -3,7 +3,7 @@
 import os
 import time
 
-from tests.loadgen.conftest import assert_clean_exit, read_failures, read_stats, run_locust, start_locust
+from tests.loadgen.conftest import assert_clean_exit, read_failures, read_final, run_locust, start_locust
 from tests.support import free_port, run_server
 
 
@@ -11,13 +11,12 @@ def test_server_not_running(workdir):
     prefix = os.path.join(workdir, "down")
     started = time.monotonic()
     result = run_locust("--headless", "-u", "3", "-r", "10", "-t", "4s", "--host", f"127.0.0.1:{free_port()}",
-                        "--csv", prefix, "--only-summary", cwd=workdir, timeout=60)
+                        "--csv", prefix, "--json-file", prefix, "--only-summary", cwd=workdir, timeout=60)
     assert time.monotonic() - started < 30  # ends on time (Locust's start-up included)
     assert result.returncode == 1  # Locust's exit status when requests failed
     assert_clean_exit(result)
-    cheap = read_stats(prefix)["cheap"]
-    failures = int(cheap["Failure Count"])
-    assert failures == int(cheap["Request Count"]) > 0
+    requests, failures = read_final(prefix)["cheap"]
+    assert failures == requests > 0
     # Backoff (0.05 s doubling to 2 s) bounds the retries: 3 users over 4 s make well under 100 attempts.
     assert failures < 100
     messages = " ".join(row["Error"] for row in read_failures(prefix))
@@ -29,7 +28,7 @@ def test_server_killed_mid_run(workdir):
     with run_server("--no-monitor") as server:
         started = time.monotonic()
         proc = start_locust("--headless", "-u", "2", "-r", "10", "-t", "6s", "--host", f"127.0.0.1:{server.port}",
-                            "--csv", prefix, "--only-summary", cwd=workdir, log_name="locust.log")
+                            "--csv", prefix, "--json-file", prefix, "--only-summary", cwd=workdir, log_name="locust.log")
         try:
             time.sleep(3)
             server.stop()  # SIGTERM: the server closes every connection and exits
@@ -39,8 +38,7 @@ def test_server_killed_mid_run(workdir):
                 proc.kill()
     assert time.monotonic() - started < 40
     assert_clean_exit(open(os.path.join(workdir, "locust.log")).read())
-    cheap = read_stats(prefix)["cheap"]
-    requests, failures = int(cheap["Request Count"]), int(cheap["Failure Count"])
+    requests, failures = read_final(prefix)["cheap"]
     assert requests - failures > 500  # it worked before the kill
     assert 0 < failures < 100  # then failed, retrying with backoff
     errors = " ".join(row["Error"] for row in read_failures(prefix))
@@ -51,15 +49,15 @@ def test_server_answering_err(workdir):
     prefix = os.path.join(workdir, "err")
     with run_server("--no-monitor", "--max-n", "50") as server:
         result = run_locust("--headless", "-u", "1", "-r", "10", "-t", "4s", "--host", f"127.0.0.1:{server.port}",
-                            "--cheap-n", "60", "--csv", prefix, "--only-summary", cwd=workdir, timeout=60)
+                            "--cheap-n", "60", "--csv", prefix, "--json-file", prefix, "--only-summary", cwd=workdir, timeout=60)
         server_errors = server.metric("primes_errors_total", reason="n_too_large")
         server_connections = server.metric("primes_connections_total")
     assert result.returncode == 1
     assert_clean_exit(result)
-    cheap = read_stats(prefix)["cheap"]
-    assert int(cheap["Failure Count"]) == int(cheap["Request Count"]) > 0
-    assert 0 <= server_errors - int(cheap["Failure Count"]) <= 1
-    assert int(cheap["Failure Count"]) < 50  # backoff, not a spin
+    requests, failures = read_final(prefix)["cheap"]
+    assert failures == requests > 0
+    assert 0 <= server_errors - failures <= 1
+    assert failures < 50  # backoff, not a spin
     assert server_connections == 1  # after an ERR the connection stays usable: no reconnect
     (row,) = read_failures(prefix)
     assert "ERR n above maximum 50" in row["Error"] and row["Name"] == "cheap"
