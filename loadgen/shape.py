@@ -25,6 +25,7 @@ class ScenarioShape(LoadTestShape):
         """Forget the users started by a previous run (called at test stop)."""
         self._stack = []  # kinds in the order started: Locust stops the newest users first
         self._phase_index = None
+        self._last_tick = None  # repeated while nothing changes, so Locust does not re-dispatch
 
     def tick(self):
         if self.scenario is None:
@@ -49,10 +50,14 @@ class ScenarioShape(LoadTestShape):
             counts[self._stack.pop()] -= 1  # may stop a wanted user too; it is started again next tick
             popped = True
         if popped:
-            return len(self._stack), rate, None
+            self._last_tick = (len(self._stack), rate, None)
+            return self._last_tick
         for kind in USER_KINDS:  # cheap first, so an expensive user that joins is the newest and leaves first
             missing = target[kind] - counts[kind]
             if missing > 0:
                 self._stack.extend([kind] * missing)
-                return len(self._stack), rate, [CLASS_BY_KIND[kind]]
-        return len(self._stack), rate, None
+                self._last_tick = (len(self._stack), rate, [CLASS_BY_KIND[kind]])
+                return self._last_tick
+        if self._last_tick is None:
+            self._last_tick = (0, rate, None)
+        return self._last_tick
