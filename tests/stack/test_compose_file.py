@@ -98,7 +98,8 @@ def test_the_locust_target_and_prometheus_targets_are_the_servers_ports():
     assert f"--host=server:{server_config.DEFAULT_PORT}" in compose["services"]["locust-master"]["command"]
     prometheus = load_yaml(os.path.join(REPO_ROOT, "prometheus", "prometheus.yml"))
     targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
-    assert targets["server"] == [f"server:{server_config.DEFAULT_METRICS_PORT}"]
+    assert targets["server"] == [f"{service}:{server_config.DEFAULT_METRICS_PORT}" for service in ("server", "server-ft")]
+    assert compose["services"]["server-ft"]["profiles"] == ["free-threaded"]
     assert targets["locust"] == ["locust-master:8089"]
 
 
