@@ -32,7 +32,7 @@ def build_parser():
     run.add_argument("--start-stack", action="store_true", default=_env("START_STACK") in ("1", "true"),
                      help="compose: start the stack's server and Locust (free ports) and take it down at the end "
                           "[env EXPERIMENT_START_STACK=1]")
-    run.add_argument("--locust-workers", type=int, default=int(_env("LOCUST_WORKERS", "1")),
+    run.add_argument("--locust-workers", type=int, default=_env("LOCUST_WORKERS", "1"),
                      help="compose with --start-stack: Locust workers [env EXPERIMENT_LOCUST_WORKERS] (default 1)")
     validate = commands.add_parser("validate", help="check an experiment file and list its cells")
     validate.add_argument("file")
