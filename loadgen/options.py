@@ -80,3 +80,13 @@ def option(environment, name):
     if value is None:
         value = next(default for flag, _, default, _, _ in ARGUMENTS if flag[2:].replace("-", "_") == name)
     return value
+
+
+def checked(environment, name):
+    """option() run through its flag's own check again: web UI fields arrive unchecked (e.g. -1 or 0)."""
+    flag, kind = next((flag, kind) for flag, kind, _, _, _ in ARGUMENTS if flag[2:].replace("-", "_") == name)
+    value = option(environment, name)
+    try:
+        return kind(str(value)) if kind is not str else value
+    except ValueError as exc:
+        raise ValueError(f"{flag} {value}: {exc}") from None

@@ -5,8 +5,8 @@ import logging
 from locust import User, task
 from locust.exception import StopUser
 
-from loadgen.options import option
-from loadgen.target import DEFAULT_TARGET, TargetError, parse_target
+from loadgen.options import checked
+from loadgen.target import DEFAULT_TARGET, parse_target
 from loadgen.tcp_client import PrimeClient
 
 log = logging.getLogger("loadgen")
@@ -17,34 +17,36 @@ class PrimeUser(User):
     abstract = True
     host = DEFAULT_TARGET  # shown pre-filled in the web UI; --host / the web UI field override it
     kind = ""  # the request name and the option prefix: "cheap" or "expensive"
-    _bad_host_logged = False
+    _bad_setting_logged = False
 
     def wait_time(self):
         return self._wait
 
     def on_start(self):
         env = self.environment
+        self.client = None
         try:
             host, port = parse_target(self.host)
-        except TargetError as exc:
-            if not PrimeUser._bad_host_logged:  # one line, not one per user
-                PrimeUser._bad_host_logged = True
-                log.error("%s", exc)
-            raise StopUser() from None
-        self._wait = option(env, f"{self.kind}_wait")
-        self.client = PrimeClient(env.events, host, port, name=self.kind, n=option(env, f"{self.kind}_n"),
-                                  timeout=option(env, f"{self.kind}_timeout"),
-                                  connect_timeout=option(env, "connect_timeout"),
-                                  framing=option(env, "framing"), backoff_max=option(env, "reconnect_max"))
+            self._wait = checked(env, f"{self.kind}_wait")
+            self.client = PrimeClient(env.events, host, port, name=self.kind, n=checked(env, f"{self.kind}_n"),
+                                      timeout=checked(env, f"{self.kind}_timeout"),
+                                      connect_timeout=checked(env, "connect_timeout"),
+                                      framing=checked(env, "framing"), backoff_max=checked(env, "reconnect_max"))
+        except ValueError as exc:  # TargetError too: a bad --host or web UI field
+            if not PrimeUser._bad_setting_logged:  # one line, not one per user
+                PrimeUser._bad_setting_logged = True
+                log.error("%s: %s not started", exc, type(self).__name__)
+            # Stopped from its first task: Locust logs a traceback for any exception out of on_start.
 
     def on_stop(self):
         # Closing the connection tells the server to stop an expensive computation (it cancels within 1 s).
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
+        if getattr(self, "client", None) is not None:
+            self.client.close()
 
     @task
     def ask(self):
+        if self.client is None:
+            raise StopUser()
         if self._wait:
             self.client.ask()
             return
@@ -74,6 +76,9 @@ def apply_user_mix(environment, expensive_users, shape_active):
     if shape_active:  # the scenario names per-class counts itself
         ExpensiveUser.fixed_count, ExpensiveUser.weight = 0, 1
         return
+    if expensive_users < 0:  # possible from the web UI form, which does not run the flag's check
+        log.error("--expensive-users %s: must be >= 0; using 0", expensive_users)
+        expensive_users = 0
     only_expensive = [cls.__name__ for cls in environment.user_classes] == ["ExpensiveUser"]
     ExpensiveUser.fixed_count = expensive_users
     # With no fixed count the dispatcher would share users by weight: weight 0 keeps them all CheapUser.

@@ -61,3 +61,29 @@ def test_server_answering_err(workdir):
     assert server_connections == 1  # after an ERR the connection stays usable: no reconnect
     (row,) = read_failures(prefix)
     assert "ERR n above maximum 50" in row["Error"] and row["Name"] == "cheap"
+
+
+def test_bad_field_from_the_web_form(workdir):
+    """The web form's fields skip argparse's checks: a bad one stops that user class with one clear line."""
+    from tests.loadgen.conftest import start_web_locust, stop_process
+    from tests.support import wait_until
+    with run_server("--no-monitor") as server:
+        locust = start_web_locust(cwd=workdir)
+        try:
+            locust.swarm(user_count=2, spawn_rate=10, host=f"127.0.0.1:{server.port}", expensive_users=1,
+                         expensive_n=0)
+            wait_until(lambda: locust.stats()[0].get("cheap", (0, 0))[0] > 100, timeout=20)
+            time.sleep(1)
+            rows, state = locust.stats()
+            assert "expensive" not in rows and rows["cheap"][1] == 0 and state == "running"
+        finally:
+            stop_process(locust.proc)
+    log = locust.log()
+    assert log.count("--expensive-n 0: must be >= 1, got 0: ExpensiveUser not started") == 1, log[-3000:]
+    assert_clean_exit(log)
+
+
+def test_bad_flag_on_the_command_line(workdir):
+    result = run_locust("--headless", "-t", "5s", "--expensive-n", "0", cwd=workdir, timeout=60)
+    assert result.returncode == 2 and "--expensive-n" in result.stderr
+    assert "Traceback" not in result.stderr
