@@ -35,3 +35,12 @@ def docker_engine():
 def artifacts_dir():
     os.makedirs(ARTIFACTS, exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_collection_finish(session):
+    # Importing Locust monkey-patches this process with gevent (threads become greenlets, ssl breaks if it was
+    # imported first): tests drive Locust in subprocesses only. Fail loudly instead of failing strangely.
+    import sys
+    if "locust" in sys.modules:
+        raise pytest.UsageError("a test module imported locust into the pytest process; run Locust code in a "
+                                "subprocess (see tests/loadgen/test_scenario_shape.py)")

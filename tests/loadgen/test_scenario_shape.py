@@ -1,37 +1,17 @@
 # The scenario shape's steps: from the users running to a phase's users, one Locust dispatch per tick, knowing
 # that Locust stops the newest users first. (The shape running for real is in test_convoy_through_locust.py.)
-from loadgen.scenario import Scenario
-from loadgen.shape import ScenarioShape
-from loadgen.users import CheapUser, ExpensiveUser
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import REPO_ROOT
 
 
-def steps_to(shape, cheap, expensive, limit=10):
-    """Ticks until the shape stops changing; returns the ticks that changed something."""
-    changes, target = [], {"cheap": cheap, "expensive": expensive}
-    for _ in range(limit):
-        before = list(shape._stack)
-        tick = shape._step(target)
-        if shape._stack == before:
-            return changes
-        changes.append(tick)
-    raise AssertionError("no steady state")
-
-
-def test_the_lesson_needs_one_dispatch_per_change():
-    shape = ScenarioShape()
-    shape.scenario = Scenario(phases=(), spawn_rate=10)
-    assert steps_to(shape, 1, 0) == [(1, 10, [CheapUser])]
-    assert steps_to(shape, 1, 1) == [(2, 10, [ExpensiveUser])]
-    assert steps_to(shape, 1, 0) == [(1, 10, None)]  # the newest user, the expensive one, is stopped
-    assert shape._step({"cheap": 1, "expensive": 0}) == (1, 10, None)  # unchanged: the same tick again
-
-
-def test_stopping_an_older_kind_restarts_the_newer_ones():
-    shape = ScenarioShape()
-    shape.scenario = Scenario(phases=(), spawn_rate=5)
-    steps_to(shape, 2, 1)
-    assert shape._stack == ["cheap", "cheap", "expensive"]
-    # One cheap user less: Locust can only stop the newest, so the expensive one goes and comes back.
-    assert steps_to(shape, 1, 1) == [(1, 5, None), (2, 5, [ExpensiveUser])]
-    assert shape._stack == ["cheap", "expensive"]
-    assert steps_to(shape, 0, 0) == [(0, 5, None)]
+@pytest.mark.parametrize("check", ["the_lesson_needs_one_dispatch_per_change",
+                                   "stopping_an_older_kind_restarts_the_newer_ones"])
+def test_shape_steps(check):
+    # A fresh interpreter: Locust's gevent monkey-patching must not leak into the rest of the suite.
+    result = subprocess.run([sys.executable, "-c", f"from tests.loadgen import shape_checks; shape_checks.{check}()"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
