@@ -1,0 +1,98 @@
+# The server image in both builds (gil, free-threaded) and throwaway containers of it, for tests and benchmark.
+# Containers publish only on 127.0.0.1, have unique names, and are always removed by their owner.
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+from tests.support import REPO_ROOT, ask, parse_exposition, wait_until
+
+PYTHON_BUILDS = ("gil", "free-threaded")
+SERVER_CONTEXT = os.path.join(REPO_ROOT, "server")
+SERVER_PORT, METRICS_PORT = 25000, 8000  # the image's EXPOSEd defaults (server/config.py)
+
+
+def docker(*args, check=True, timeout=1800):
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:4])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def build(python_build, tag):
+    """Build server/ with PYTHON_BUILD=python_build; returns (seconds, bytes). Base images from the env."""
+    args = ["--build-arg", f"PYTHON_BUILD={python_build}"]
+    for name in ("PYTHON_IMAGE", "DEBIAN_IMAGE"):  # stand-ins where no registry is reachable (contract)
+        if os.environ.get(name):
+            args += ["--build-arg", f"{name}={os.environ[name]}"]
+    started = time.monotonic()
+    docker("build", "-q", "-t", tag, *args, SERVER_CONTEXT)
+    seconds = time.monotonic() - started
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout)
+    return seconds, size
+
+
+def answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return ask(sock, b"1\n") == b"2\n"
+    except OSError:
+        return False
+
+
+class Container:
+    """`docker run -d` of an image with its ports published on random 127.0.0.1 ports."""
+
+    def __init__(self, image, *docker_args, env=(), label="ft"):
+        self.name = f"gil-lab-test-{label}-{uuid.uuid4().hex[:8]}"
+        env_args = [arg for pair in env for arg in ("-e", pair)]
+        docker("run", "-d", "--name", self.name, *env_args, "-p", f"127.0.0.1::{SERVER_PORT}",
+               "-p", f"127.0.0.1::{METRICS_PORT}", *docker_args, image)
+        try:
+            ports = json.loads(docker("inspect", "-f", "{{json .NetworkSettings.Ports}}", self.name).stdout)
+            self.port = int(ports[f"{SERVER_PORT}/tcp"][0]["HostPort"])
+            self.metrics_port = int(ports[f"{METRICS_PORT}/tcp"][0]["HostPort"])
+        except Exception:
+            self.remove()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+    def state(self, field):
+        return docker("inspect", "-f", "{{" + field + "}}", self.name).stdout.strip()
+
+    def scrape(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return parse_exposition(response.read().decode())
+
+    def metric(self, name, **labels):
+        """Sum of the samples of `name` whose labels include `labels` (0.0 if none)."""
+        wanted = frozenset(labels.items())
+        return sum(v for (n, found), v in self.scrape().items() if n == name and wanted <= found)
+
+    def wait_ready(self, timeout=60):
+        def ready():
+            if self.state(".State.Status") == "exited":
+                raise AssertionError(f"container exited:\n{self.logs()[-2000:]}")
+            try:
+                return bool(self.scrape()) and answers(self.port)
+            except OSError:
+                return False
+        wait_until(ready, timeout=timeout, interval=0.2)
+        return self
+
+    def logs(self):
+        result = docker("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def remove(self):
+        logs = self.logs()
+        docker("rm", "-f", self.name, check=False)
+        return logs
