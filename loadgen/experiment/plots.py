@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from loadgen.experiment.results import cpus_value, interval_label  # noqa: E402
+from loadgen.experiment.spec import ALL_CORES  # noqa: E402
 
 # Python behind the scenes #13: cheap requests/s next to one CPU-bound thread, by switch interval (seconds).
 REFERENCE_POINTS = ((0.005, 100.0), (0.001, 500.0), (0.00001, 11000.0))
@@ -66,31 +67,37 @@ def throughput_vs_switch_interval(summary, path):
     _save(fig, path)
 
 
+def _cpus_x(cpus, host_cores):
+    """Where a CPU limit sits on the x axis: "all" gets its own place right of the largest number."""
+    return host_cores + 0.5 if str(cpus) == ALL_CORES else cpus_value(cpus, host_cores)
+
+
 def throughput_vs_cpus(summary, path, host_cores):
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     groups = {}
     for entry in summary:
         groups.setdefault(_series_key(entry, "model", "switch_interval_s", "algorithm"), []).append(entry)
     many_intervals = len({k[1] for k in groups}) > 1
     for (model, interval, algorithm), entries in sorted(groups.items()):
-        entries.sort(key=lambda e: cpus_value(e["cpus"], host_cores))
-        xs = [cpus_value(e["cpus"], host_cores) for e in entries]
+        entries.sort(key=lambda e: _cpus_x(e["cpus"], host_cores))
+        xs = [_cpus_x(e["cpus"], host_cores) for e in entries]
         suffix = f" si={interval_label(interval)}" if many_intervals else ""
         alone = [_median(e, "cheap_rps_alone") or 0 for e in entries]
         line = ax.errorbar(xs, alone, yerr=_errors(entries, "cheap_rps_alone", alone), marker="s", capsize=4,
-                           linestyle="--", label=f"{model}{suffix}, cheap alone")
+                           linestyle="--", alpha=0.6, label=f"{model}{suffix}, cheap alone")
         if any(e.get("cheap_rps") for e in entries):
             loaded = [_median(e, "cheap_rps") or 0 for e in entries]
             ax.errorbar(xs, loaded, yerr=_errors(entries, "cheap_rps", loaded), marker="o", capsize=4,
-                        linewidth=2, color=line[0].get_color(), label=f"{model}{suffix}, with expensive")
-    limits = {cpus_value(e["cpus"], host_cores) for e in summary}
-    ax.set_xlim(0, max([host_cores, *limits]) + 0.25)
-    ax.set_xlabel(f"CPU limit (cores; 'all' = {host_cores})")
+                        linewidth=2.5, color=line[0].get_color(), label=f"{model}{suffix}, with expensive")
+    ticks = sorted({(_cpus_x(e["cpus"], host_cores), str(e["cpus"])) for e in summary})
+    ax.set_xticks([x for x, _ in ticks], [f"all ({host_cores})" if t == ALL_CORES else t for _, t in ticks])
+    ax.set_xlim(0, max([host_cores + 0.75, *(x + 0.25 for x, _ in ticks)]))
+    ax.set_xlabel("CPU limit (cores)")
     ax.set_ylabel("cheap requests/s answered (server count)")
     ax.set_ylim(bottom=0)
-    ax.set_title("Cheap throughput by CPU limit" + (" (one limit in this matrix)" if len(limits) == 1 else ""))
+    ax.set_title("Cheap throughput by CPU limit" + (" (one limit in this matrix)" if len(ticks) == 1 else ""))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 
