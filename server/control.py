@@ -80,7 +80,10 @@ class ControlServer(http.server.ThreadingHTTPServer):
             self._on_change(sys.getswitchinterval())
 
     def start(self):
-        threading.Thread(target=self.serve_forever, name="control", daemon=True).start()
+        # No poll interval: a thread that woke twice a second would join every GIL hand-off (the server stops
+        # by exiting, never through shutdown(), so nothing needs the poll).
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": None}, name="control",
+                         daemon=True).start()
 
 
 def main(argv=None):
