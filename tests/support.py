@@ -160,3 +160,24 @@ def wait_until(predicate, timeout=10.0, interval=0.05):
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def docker(*args, check=True, timeout=1200):
+    """Run the docker CLI; a failure raises with its stderr (tests need the reason, not just the status)."""
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:4])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def build_image(context, tag, **build_args):
+    """docker build of one of our contexts; the stand-in base images exported by ../shared/docker/setup
+    (PYTHON_IMAGE, DEBIAN_IMAGE) are passed on where set, the Dockerfile's pinned official tags otherwise."""
+    args = []
+    for name in ("PYTHON_IMAGE", "DEBIAN_IMAGE"):
+        if os.environ.get(name):
+            args += ["--build-arg", f"{name}={os.environ[name]}"]
+    for name, value in build_args.items():
+        args += ["--build-arg", f"{name}={value}"]
+    docker("build", "-q", "-t", tag, *args, os.path.join(REPO_ROOT, context))
+    return tag

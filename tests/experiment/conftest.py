@@ -1,6 +1,5 @@
 # Fixtures of the experiment runner's tests: run `python -m loadgen.experiment` as a real subprocess on a
 # small YAML matrix (real server, real Locust), once per session, and hand its results folder to the tests.
-import os
 import subprocess
 import sys
 import textwrap

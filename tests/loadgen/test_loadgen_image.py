@@ -3,28 +3,19 @@
 import json
 import os
 import re
-import subprocess
 import uuid
 
 import pytest
 
-from tests.support import REPO_ROOT, run_server, wait_until
+from tests.support import REPO_ROOT, build_image, docker, run_server, wait_until
 
 pytestmark = pytest.mark.docker
 IMAGE = "gil-lab/loadgen:test"
 
 
-def docker(*args, check=True, timeout=600):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def image(docker_engine):
-    build_args = []
-    if os.environ.get("PYTHON_IMAGE"):  # a stand-in where no registry is reachable; the official tag elsewhere
-        build_args = ["--build-arg", f"PYTHON_IMAGE={os.environ['PYTHON_IMAGE']}"]
-    docker("build", "-q", "-t", IMAGE, *build_args, os.path.join(REPO_ROOT, "loadgen"))
-    return IMAGE
+    return build_image("loadgen", IMAGE)
 
 
 def test_image_is_non_root_with_the_pinned_locust(image):

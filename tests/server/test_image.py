@@ -1,33 +1,20 @@
 # The server's Docker image in the real engine: builds from server/ alone, runs non-root, answers on its
 # published 127.0.0.1 port, reports its cgroup CPU limit (and follows `docker update`), and stops fast.
 import json
-import os
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from tests.support import REPO_ROOT, ask, parse_exposition, wait_until
+from tests.support import ask, build_image, docker, parse_exposition, wait_until
 
 pytestmark = pytest.mark.docker
 IMAGE = "gil-lab/server:test"
 
 
-def docker(*args, check=True, timeout=600):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def image(docker_engine):
-    build_args = []
-    if os.environ.get("PYTHON_IMAGE"):  # a stand-in where no registry is reachable; the official tag elsewhere
-        build_args = ["--build-arg", f"PYTHON_IMAGE={os.environ['PYTHON_IMAGE']}"]
-    docker("build", "-q", "-t", IMAGE, *build_args, os.path.join(REPO_ROOT, "server"))
-    return IMAGE
+    return build_image("server", IMAGE)
 
 
 @pytest.fixture

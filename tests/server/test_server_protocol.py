@@ -2,7 +2,6 @@
 # Seed clients unchanged, newline and pipelined clients, every bad input, and the server serving others throughout.
 import socket
 import threading
-import time
 
 import pytest
 
