@@ -4,10 +4,35 @@ import argparse
 import statistics
 import sys
 
-from tests.freethreaded.images import PYTHON_BUILDS, Container, build
+from tests.freethreaded.images import PYTHON_BUILDS, Container, build, docker
 from tests.support import cheap_rate, expensive_request, wait_until
 
 IMAGE_REPOSITORY = "gil-lab/server-ft-bench"
+# Pure computation inside the image, no network: the seed's loop on 1 thread, then on 2 threads at once.
+COMPUTE_PROBE = """
+import threading, time
+from server.primes import find_nth_prime
+def work():
+    for _ in range(5):
+        find_nth_prime(1000)
+def timed(threads):
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    [w.start() for w in workers]
+    [w.join() for w in workers]
+    return time.perf_counter() - started
+timed(1)
+one = min(timed(1) for _ in range(3))
+two = min(timed(2) for _ in range(3))
+print(one, two)
+"""
+
+
+def compute_probe(image):
+    """(seconds for one thread's work, speed-up of two threads doing twice the work)."""
+    output = docker("run", "--rm", "--network", "none", image, "python", "-c", COMPUTE_PROBE).stdout
+    one, two = map(float, output.split())
+    return one, 2 * one / two
 
 
 def measure(image, switch_interval, seconds, cpus, n):
@@ -23,8 +48,13 @@ def measure(image, switch_interval, seconds, cpus, n):
     return alone, with_hog
 
 
+def span(values):
+    return f"{statistics.median(values):>7,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="GIL vs free-threaded server images, side by side: cheap req/s alone and with one expensive request")
+    parser = argparse.ArgumentParser(description="GIL vs free-threaded server images side by side: cheap req/s "
+                                                 "alone and with one expensive request, compute overhead")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each cheap-stream measurement")
     parser.add_argument("--switch-intervals", default="0.005,0.0005", help="comma-separated, seconds")
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds per cell; the median is shown")
@@ -38,24 +68,29 @@ def main(argv=None):
         seconds, size = build(python_build, images[python_build])
         print(f"{python_build:>13} image: docker build {seconds:.0f}s (layer cache counts), {size / 1e6:.0f} MB")
 
-    print(f"\ncheap req/s from one blocking client on the host, {args.seconds:g}s each, median of {args.repeats}, "
-          f"cpus={args.cpus or 'no limit'}, expensive request n={args.n}")
-    print(f"{'switch':>8} {'build':>13} {'alone':>9} {'with hog':>9} {'kept':>7}")
+    print(f"\n{'build':>13} {'1 thread':>9} {'2 threads':>10}   seed loop find_nth_prime(1000) x5 in the image")
+    compute = {python_build: compute_probe(image) for python_build, image in images.items()}
+    for python_build, (one, speedup) in compute.items():
+        print(f"{python_build:>13} {one:>8.2f}s {speedup:>9.2f}x")
+    print(f"{'':>13} free-threaded / gil time on 1 thread: {compute['free-threaded'][0] / compute['gil'][0]:.2f}x")
+
+    print(f"\ncheap req/s from one blocking client on the host, {args.seconds:g}s each, median (min-max) of "
+          f"{args.repeats}, cpus={args.cpus or 'no limit'}, expensive request n={args.n}")
+    print(f"{'switch':>8} {'build':>13} {'alone':>21} {'with hog':>21} {'kept':>6}")
     for switch_interval in [float(value) for value in args.switch_intervals.split(",")]:
-        results = {python_build: [] for python_build in PYTHON_BUILDS}
+        runs = {python_build: [] for python_build in PYTHON_BUILDS}
         for _ in range(args.repeats):  # alternate builds so drift on a noisy host hits both alike
             for python_build in PYTHON_BUILDS:
-                results[python_build].append(measure(images[python_build], switch_interval, args.seconds,
-                                                     args.cpus, args.n))
-        medians = {}
-        for python_build, runs in results.items():
-            alone = statistics.median(run[0] for run in runs)
-            with_hog = statistics.median(run[1] for run in runs)
-            medians[python_build] = alone
-            print(f"{switch_interval * 1000:>6g}ms {python_build:>13} {alone:>9,.0f} {with_hog:>9,.0f} "
-                  f"{with_hog / alone:>7.1%}")
-        print(f"{'':>8} free-threaded / gil, alone (single-thread overhead): "
-              f"{medians['free-threaded'] / medians['gil']:.2f}x")
+                runs[python_build].append(measure(images[python_build], switch_interval, args.seconds,
+                                                  args.cpus, args.n))
+        for python_build, pairs in runs.items():
+            alone, with_hog = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+            kept = statistics.median(hog / solo for solo, hog in pairs)
+            print(f"{switch_interval * 1000:>6g}ms {python_build:>13} {span(alone):>21} {span(with_hog):>21} "
+                  f"{kept:>6.1%}")
+        paired = [ft[0] / gil[0] for ft, gil in zip(runs["free-threaded"], runs["gil"])]
+        print(f"{'':>8} free-threaded / gil alone, same round: median {statistics.median(paired):.2f}x "
+              f"({min(paired):.2f}-{max(paired):.2f})")
     return 0
 
 
