@@ -5,6 +5,7 @@ import os
 import sys
 
 from loadgen.experiment.compare import CompareError, compare
+from loadgen.experiment.native import BackendError
 from loadgen.experiment.spec import SpecError, load_experiment
 
 BACKENDS = ("native", "compose")
@@ -37,6 +38,9 @@ def build_parser():
     validate = commands.add_parser("validate", help="check an experiment file and list its cells")
     validate.add_argument("file")
     validate.add_argument("--backend", choices=BACKENDS, default=_env("BACKEND", "native"))
+    validate.add_argument("--project", default=_env("PROJECT"), help="compose: as for run")
+    validate.add_argument("--start-stack", action="store_true", default=_env("START_STACK") in ("1", "true"),
+                          help="compose: check the file for a run that starts its own stack")
     redo = commands.add_parser("report", help="write report.md, summary.json and the plots of a results folder "
                                               "again (e.g. after editing the plotting code)")
     redo.add_argument("folder")
@@ -73,9 +77,13 @@ def main(argv=None):
             return 0
         experiment = load_experiment(args.file)
         if args.command == "validate":
-            problems = make_backend(args, experiment, "results").problems()
+            backend = make_backend(args, experiment, "results")
+            problems = backend.problems()
             if problems:
                 raise SpecError(args.file, problems)
+            if backend.skip_note:
+                print(f"note: {backend.skip_note}")
+            experiment = backend.experiment
             per_cell = experiment.planned_cell_seconds()
             print(f"{args.file}: {len(experiment.cells)} cells x {experiment.repetitions} repetitions, "
                   f"at least {per_cell * len(experiment.cells) * experiment.repetitions:.0f} s")
@@ -85,7 +93,7 @@ def main(argv=None):
         from loadgen.experiment.runner import default_out_dir, run_experiment
         out_dir = args.out or default_out_dir()
         return run_experiment(experiment, make_backend(args, experiment, out_dir), out_dir)
-    except (SpecError, CompareError, FileExistsError) as exc:
+    except (SpecError, CompareError, FileExistsError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

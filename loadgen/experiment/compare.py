@@ -4,7 +4,7 @@ import json
 import os
 
 from loadgen.experiment import results
-from loadgen.experiment.report import fmt
+from loadgen.experiment.report import fmt, python_label
 from loadgen.experiment.results import interval_label
 
 
@@ -37,14 +37,15 @@ def compare(folder_a, folder_b):
     meta_a, cells_a = load(folder_a)
     meta_b, cells_b = load(folder_b)
     lines = ["# Comparison", "", f"- **A** `{folder_a}`: {_host(meta_a)}", f"- **B** `{folder_b}`: {_host(meta_b)}", "",
-             "| cell | A cheap req/s alone | B cheap req/s alone | A with expensive | B with expensive | B/A with "
-             "expensive | A convoy | B convoy |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| cell | A python (GIL) | B python (GIL) | A cheap req/s alone | B cheap req/s alone | A with expensive | "
+             "B with expensive | B/A with expensive | A convoy | B convoy |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in list(dict.fromkeys([*cells_a, *cells_b])):
         a, b = cells_a.get(key), cells_b.get(key)
         some = a or b
         name = (f"{some['model']} si={interval_label(some['switch_interval_s'])} cpus={some['cpus']} "
                 f"{some['cheap_users']}c+{some['expensive_users']}e {some['algorithm']}")
-        lines.append(f"| {name} | {fmt(a and a.get('cheap_rps_alone'))} | {fmt(b and b.get('cheap_rps_alone'))} | "
+        lines.append(f"| {name} | {python_label(a) if a else '–'} | {python_label(b) if b else '–'} | "
+                     f"{fmt(a and a.get('cheap_rps_alone'))} | {fmt(b and b.get('cheap_rps_alone'))} | "
                      f"{fmt(a and a.get('cheap_rps'), 1)} | {fmt(b and b.get('cheap_rps'), 1)} | "
                      f"{_ratio(a, b, 'cheap_rps')} | {fmt(a and a.get('convoy_ratio'), percent=True)} | "
                      f"{fmt(b and b.get('convoy_ratio'), percent=True)} |")

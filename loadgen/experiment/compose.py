@@ -1,5 +1,5 @@
-# Compose backend: the lab's Docker stack (server, Locust master and workers) driven through the Docker SDK.
-# CPU limits change live (container update), the switch interval through the server's control CLI, load via Locust's API.
+# Compose backend: the lab's Docker stack (server or its free-threaded twin, Locust master and workers) driven through
+# the Docker SDK. CPU limits change live (container update), the switch interval via the server's control CLI.
 import os
 import subprocess
 import time
@@ -7,11 +7,20 @@ import time
 from loadgen.experiment import promtext
 from loadgen.experiment.locust_api import LocustController
 from loadgen.experiment.native import REPO_ROOT, BackendError, free_port
-from loadgen.experiment.spec import ALL_CORES
+from loadgen.experiment.spec import ALL_CORES, FREE_THREADED, GIL, PYTHON_BUILDS
 
 COMPOSE_FILE = os.path.join(REPO_ROOT, "compose.yaml")
 SERVICES = ("server", "locust-master", "locust-worker")  # compose.yaml's names; Prometheus/Grafana are not needed
 SERVER_PORT_IN_STACK = "server:25000"  # how the Locust workers reach the server on the stack's network
+# The python axis: the GIL server or its free-threaded twin (compose.yaml's service server-ft, profile free-threaded).
+FT_SERVICE, FT_PROFILE, FT_PORT_IN_STACK = "server-ft", "free-threaded", "server-ft:25000"
+SERVER_SERVICE = {None: "server", GIL: "server", FREE_THREADED: FT_SERVICE}
+LOCUST_HOST = {"server": SERVER_PORT_IN_STACK, FT_SERVICE: FT_PORT_IN_STACK}
+GIL_STATE = {"server": "true", FT_SERVICE: "false"}  # primes_server_info gil_enabled each service must report
+PORT_VARIABLES = {"server": ("SERVER_PORT", "SERVER_METRICS_PORT"), FT_SERVICE: ("SERVER_FT_PORT", "SERVER_FT_METRICS_PORT")}
+# Base images for the builds, when set (no registry reachable): passed to every image built (compose.yaml's
+# server-ft has no PYTHON_IMAGE argument of its own, and its Dockerfile needs one).
+BUILD_ARG_VARIABLES = ("PYTHON_IMAGE", "DEBIAN_IMAGE")
 METRICS_PORT, WEB_PORT = "8000/tcp", "8089/tcp"  # container ports published by compose.yaml
 CPU_PERIOD_US = 100_000
 SERVER_ENV = {"model": "SERVER_MODEL", "workers": "SERVER_WORKERS", "algorithm": "SERVER_ALGORITHM"}
@@ -40,9 +49,9 @@ def set_cpu_limit(client, container, cores):
 
 
 class ComposeTarget:
-    def __init__(self, metrics_url):
+    def __init__(self, metrics_url, locust_host):
         self.metrics_url = metrics_url
-        self.locust_host = SERVER_PORT_IN_STACK
+        self.locust_host = locust_host
 
     def scrape(self):
         return promtext.scrape(self.metrics_url)
@@ -62,8 +71,11 @@ class ComposeBackend:
         self.started = False
         self.env = dict(os.environ)
         self.env.setdefault("COMPOSE_BAKE", "false")  # bake wants a newer buildx than Debian ships
-        self.original = None  # (cpu limit, switch interval) of a stack we did not start, restored at the end
-        self.server_config = None
+        self.original = {}  # service -> (cpu limit, switch interval) of a stack we did not start, restored at the end
+        self.server_config = {}  # service -> (model, workers, algorithm) it runs now
+        self.skip_note = None  # this backend runs every cell
+        self.services = list(dict.fromkeys(SERVER_SERVICE.get(c.python, "server") for c in experiment.cells))
+        self.profile = ["--profile", FT_PROFILE] if FT_SERVICE in self.services else []
 
     # ---- checks before any load ----
     def problems(self):
@@ -78,28 +90,38 @@ class ComposeBackend:
         if self.start_stack and not os.path.exists(COMPOSE_FILE):
             found.append(f"{COMPOSE_FILE} is missing (needed to start the stack)")
         for cell in self.experiment.cells:
-            if cell.python:
-                found.append(f"cell {cell.label}: the python axis is for the native backend (the stack's server "
-                             f"runs its image's interpreter)")
+            if cell.python not in (None, *PYTHON_BUILDS):
+                found.append(f"cell {cell.label}: the compose backend runs its images' interpreters: python must be "
+                             f"{GIL} or {FREE_THREADED} (an interpreter path is for the native backend)")
             if cell.cpus != ALL_CORES and cell.cpus > self.host_cores:
                 found.append(f"cell {cell.label}: cpus {cell.cpus:g} but the Docker host has {self.host_cores}")
-        configs = {(c.model, c.workers, c.algorithm) for c in self.experiment.cells}
-        if len(configs) > 1 and not self.start_stack:
+        configs = {(SERVER_SERVICE.get(c.python), c.model, c.workers, c.algorithm) for c in self.experiment.cells}
+        if len(configs) > len(self.services) and not self.start_stack:
             found.append("the matrix has several server configurations (model/workers/algorithm); the compose "
                          "backend recreates the server for each, which needs --start-stack")
+        if not self.start_stack:
+            for service in [*self.services, "locust-master"]:
+                if not self._running(service):
+                    hint = (f"`docker compose --profile {FT_PROFILE} up -d {FT_SERVICE}`" if service == FT_SERVICE
+                            else "`docker compose up -d`")
+                    found.append(f"no running {service!r} container in compose project {self.project!r}: start it "
+                                 f"with {hint}, or pass --start-stack")
         return list(dict.fromkeys(found))
 
     # ---- the stack ----
     def _compose(self, *args, env=None):
-        command = ["docker", "compose", "-f", COMPOSE_FILE, "-p", self.project, *args]
+        command = ["docker", "compose", "-f", COMPOSE_FILE, "-p", self.project, *self.profile, *args]
         with open(os.path.join(self.logs, "compose.log"), "ab") as log:
             done = subprocess.run(command, cwd=REPO_ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise BackendError(f"`{' '.join(command)}` failed (see {self.logs}/compose.log)")
 
+    def _running(self, service):
+        return self.client.containers.list(filters={"label": [f"com.docker.compose.project={self.project}",
+                                                              f"com.docker.compose.service={service}"]})
+
     def _container(self, service):
-        found = self.client.containers.list(filters={"label": [f"com.docker.compose.project={self.project}",
-                                                               f"com.docker.compose.service={service}"]})
+        found = self._running(service)
         if not found:
             raise BackendError(f"no running {service!r} container in compose project {self.project!r} "
                                f"(start the stack, or pass --start-stack)")
@@ -115,26 +137,31 @@ class ComposeBackend:
         os.makedirs(self.logs, exist_ok=True)
         if self.start_stack:
             # Free host ports, so a developer's own stack (default ports) is never disturbed.
-            self.env.update(SERVER_PORT=str(free_port()), SERVER_METRICS_PORT=str(free_port()),
-                            LOCUST_WEB_PORT=str(free_port()), LOCUST_WORKERS=str(self.locust_workers))
-            first = self.experiment.cells[0]
+            # The GIL server always runs: the Locust master waits for it (depends_on).
+            servers = list(dict.fromkeys(["server", *self.services]))
+            services = [*servers, *SERVICES[1:]]
+            for variable in [v for service in servers for v in PORT_VARIABLES[service]]:
+                self.env[variable] = str(free_port())
+            self.env.update(LOCUST_WEB_PORT=str(free_port()), LOCUST_WORKERS=str(self.locust_workers))
+            build_args = [f"--build-arg={v}={self.env[v]}" for v in BUILD_ARG_VARIABLES if self.env.get(v)]
             self.started = True  # from here on close() takes the stack down, even if `up` fails half-way
-            self._compose("up", "-d", "--build", "--wait", *SERVICES, env=self._server_env(first))
-            self.server_config = (first.model, first.workers, first.algorithm)
+            self._compose("build", *build_args, *services)
+            first = self.experiment.cells[0]  # both servers share the SERVER_* settings; a cell recreates its own
+            self._compose("up", "-d", "--wait", *services, env=self._server_env(first))
+            self.server_config = dict.fromkeys(servers, (first.model, first.workers, first.algorithm))
         master = self._container("locust-master")
         host, port = _published(master, WEB_PORT)
         self.locust = LocustController(f"http://{host}:{port}")
         self.locust.wait_ready()
         self.locust.stop()  # a load left running by someone else would spoil the first cell
         if not self.started:
-            server = self._container("server")
-            server.reload()
-            sample = self._target(server).scrape()
-            self.original = (sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL))
+            for service in self.services:
+                sample = self._target(self._container(service), service).scrape()
+                self.original[service] = (sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL))
 
-    def _target(self, server):
+    def _target(self, server, service):
         host, port = _published(server, METRICS_PORT)
-        return ComposeTarget(f"http://{host}:{port}/metrics")
+        return ComposeTarget(f"http://{host}:{port}/metrics", LOCUST_HOST[service])
 
     def _set_switch_interval(self, server, seconds):
         result = server.exec_run(["python", "-m", "server.control", "switch-interval", repr(seconds)])
@@ -142,16 +169,20 @@ class ComposeBackend:
             raise BackendError(f"setting the switch interval failed: {result.output.decode(errors='replace')}")
 
     def start_cell(self, cell, name):
+        service = SERVER_SERVICE[cell.python]
         config = (cell.model, cell.workers, cell.algorithm)
-        if self.started and config != self.server_config:
-            self._compose("up", "-d", "--no-deps", "--force-recreate", "--wait", "server", env=self._server_env(cell))
-            self.server_config = config
-        server = self._container("server")
-        target = self._target(server)
+        if self.started and config != self.server_config.get(service):
+            self._compose("up", "-d", "--no-deps", "--force-recreate", "--wait", service, env=self._server_env(cell))
+            self.server_config[service] = config
+        server = self._container(service)
+        target = self._target(server, service)
         info = (target.scrape().labels_of(promtext.SERVER_INFO) or [{}])[0]
         if (info.get("model"), info.get("algorithm")) != (cell.model, cell.algorithm):
-            raise BackendError(f"the stack's server runs model={info.get('model')} algorithm="
+            raise BackendError(f"the stack's {service} runs model={info.get('model')} algorithm="
                                f"{info.get('algorithm')}, the cell wants {cell.model}/{cell.algorithm}")
+        if cell.python and info.get("gil_enabled") != GIL_STATE[service]:
+            raise BackendError(f"the stack's {service} reports gil_enabled={info.get('gil_enabled')}, the cell "
+                               f"wants python {cell.python}")
         cores = float(self.host_cores) if cell.cpus == ALL_CORES else float(cell.cpus)
         set_cpu_limit(self.client, server, cores)
         self._set_switch_interval(server, cell.switch_interval_s)
@@ -180,10 +211,10 @@ class ComposeBackend:
         if self.started:
             self._compose("down", "--volumes", "--remove-orphans")
             self.started = False
-        elif self.original is not None and self.client is not None:
-            limit, interval = self.original
-            server = self._container("server")
-            if limit:
-                set_cpu_limit(self.client, server, limit)
-            if interval:
-                self._set_switch_interval(server, interval)
+        elif self.client is not None:
+            for service, (limit, interval) in self.original.items():
+                server = self._container(service)
+                if limit:
+                    set_cpu_limit(self.client, server, limit)
+                if interval:
+                    self._set_switch_interval(server, interval)

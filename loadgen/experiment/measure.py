@@ -94,6 +94,7 @@ def summarise(before, after, window, stats):
         "throttled_fraction": (throttled / periods) if periods else None,
         "switch_interval_s": after.get_sum(promtext.SWITCH_INTERVAL),
         "server_info": (after.labels_of(promtext.SERVER_INFO) or [{}])[0],
+        "gil_enabled": after.get_sum(promtext.GIL_ENABLED),  # at the end of the window, i.e. under load
     }
 
 

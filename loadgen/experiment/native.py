@@ -1,5 +1,6 @@
 # Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, limited to whole cores by
 # CPU affinity, loaded by one local Locust process (web API on 127.0.0.1) pinned to the remaining cores.
+import dataclasses
 import os
 import signal
 import socket
@@ -8,9 +9,9 @@ import sys
 import time
 import urllib.request
 
-from loadgen.experiment import promtext
+from loadgen.experiment import interpreters, promtext
 from loadgen.experiment.locust_api import LocustController
-from loadgen.experiment.spec import ALL_CORES, python_problem
+from loadgen.experiment.spec import ALL_CORES, FREE_THREADED
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCUSTFILE = os.path.join(REPO_ROOT, "loadgen", "locustfile.py")
@@ -72,6 +73,17 @@ class NativeBackend:
     name = "native"
 
     def __init__(self, experiment, out_dir):
+        # python value -> (interpreter, problem), resolved once per distinct value.
+        self.interpreters = {p: interpreters.resolve(p) for p in dict.fromkeys(c.python for c in experiment.cells)}
+        # Free-threaded cells without a free-threaded interpreter here are skipped with one note (lesson.yaml
+        # carries them for the compose backend); every other unusable interpreter is an error.
+        problem = self.interpreters.get(FREE_THREADED, (None, None))[1]
+        kept = tuple(c for c in experiment.cells if not (problem and c.python == FREE_THREADED))
+        self.skip_note = None
+        if problem and kept:
+            self.skip_note = (f"skipping {len(experiment.cells) - len(kept)} free-threaded cell(s): {problem}; "
+                              f"--backend compose runs them in the free-threaded image")
+            experiment = dataclasses.replace(experiment, cells=kept)
         self.experiment = experiment
         self.logs = os.path.join(out_dir, "logs")
         self.cores = sorted(os.sched_getaffinity(0))
@@ -92,7 +104,7 @@ class NativeBackend:
                 elif cell.cpus > len(self.cores):
                     found.append(f"cell {cell.label}: cpus {cell.cpus:g} but only {len(self.cores)} core(s) "
                                  f"are available here")
-            if cell.python and (problem := python_problem(cell.python)):
+            if problem := self.interpreters[cell.python][1]:
                 found.append(f"cell {cell.label}: {problem}")
         return list(dict.fromkeys(found))
 
@@ -118,7 +130,7 @@ class NativeBackend:
         # Locust on the cores the server may not use, so the load generator does not eat the server's CPU.
         pin_all_threads(self.locust_proc.pid, set(self.cores) - cores or set(self.cores))
         port, metrics_port, control_port = free_port(), free_port(), free_port()
-        command = [cell.python or sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+        command = [self.interpreters[cell.python][0], "-m", "server", "--host", "127.0.0.1", "--port", str(port),
                    "--metrics-port", str(metrics_port), "--control-port", str(control_port),
                    "--model", cell.model, "--workers", str(cell.workers), "--algorithm", cell.algorithm,
                    "--switch-interval", repr(cell.switch_interval_s), "--no-monitor"]

@@ -28,7 +28,13 @@ def _errors(entries, metric, values):
 
 
 def _series_key(entry, *fields):
-    return tuple(entry[f] for f in fields)
+    return tuple(_who(entry) if f == "model" else entry[f] for f in fields)
+
+
+def _who(entry):
+    """The model, and the server's build where the matrix has a python axis: "thread (free-threaded)"."""
+    build = entry.get("python_build") or entry.get("python")
+    return f"{entry['model']} ({build})" if entry.get("python") else entry["model"]
 
 
 def _floor(values):
@@ -107,7 +113,7 @@ def convoy_ratio(summary, path):
     fig, ax = plt.subplots(figsize=(8, height))
     labels, values = [], []
     for entry in entries:
-        labels.append(f"{entry['model']} si={interval_label(entry['switch_interval_s'])} cpus={entry['cpus']}"
+        labels.append(f"{_who(entry)} si={interval_label(entry['switch_interval_s'])} cpus={entry['cpus']}"
                       f" {entry['cheap_users']}c+{entry['expensive_users']}e")
         values.append(_median(entry, "convoy_ratio"))
     colors = ["tab:red" if v < 0.2 else "tab:orange" if v < 0.6 else "tab:green" for v in values]

@@ -19,16 +19,22 @@ def fmt(stat, digits=0, percent=False):
     return text
 
 
+def python_label(entry):
+    """The server's build and the GIL state it reported: "free-threaded (GIL off)", "– (GIL on)"."""
+    gil = {"true": "GIL on", "false": "GIL off"}.get(entry.get("server_gil"), f"GIL {entry.get('server_gil') or '?'}")
+    return f"{entry.get('python') or '–'} ({gil})"
+
+
 def summary_table(summary):
-    lines = ["| model | switch interval | cpus | load | cheap req/s alone | cheap req/s with expensive | "
+    lines = ["| model | python (GIL) | switch interval | cpus | load | cheap req/s alone | cheap req/s with expensive | "
              "model 1/(2·interval) | convoy ratio | cheap p50 / p99 ms | server CPU (cores) | throttled | reps |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in summary:
         p50, p99 = e.get("cheap_p50_ms"), e.get("cheap_p99_ms")
         latency = "–" if p50 is None else f"{p50['median']:g} / {p99['median']:g}"
         model = "–" if not int(e["expensive_users"]) else f"{e['model_rps']:,.1f}"
         lines.append(
-            f"| {e['model']} | {interval_label(e['switch_interval_s'])} | {e['cpus']} | "
+            f"| {e['model']} | {python_label(e)} | {interval_label(e['switch_interval_s'])} | {e['cpus']} | "
             f"{e['cheap_users']}c+{e['expensive_users']}e | {fmt(e.get('cheap_rps_alone'))} | "
             f"{fmt(e.get('cheap_rps'), 1)} | {model} | {fmt(e.get('convoy_ratio'), percent=True)} | {latency} | "
             f"{fmt(e.get('cpu_used_cores'), 2)} | {fmt(e.get('throttled_fraction'), percent=True)} | "
@@ -51,6 +57,8 @@ def write(out_dir, experiment, meta, summary, rows, state):
         lines += [experiment.description.strip(), ""]
     lines += [f"**Status: {state['status']}** — {state['done']} of {state['planned']} cell runs finished "
               f"({len(errors)} with errors) in {state['elapsed_s']:.0f} s, backend `{meta['backend']}`.", ""]
+    if meta.get("skipped"):
+        lines += [f"Note: {meta['skipped']}.", ""]
     lines += ["Each cell runs twice on the same server: the cheap stream alone, then with the expensive stream. "
               f"Warm-up {experiment.warmup_s:g} s, measurement window {experiment.measure_s:g} s, cheap n = "
               f"{experiment.cheap_n}, expensive n = {experiment.expensive_n}. Throughput is the server's own "

@@ -6,7 +6,7 @@ import math
 import os
 import statistics
 
-from loadgen.experiment.spec import ALL_CORES, format_seconds
+from loadgen.experiment.spec import ALL_CORES, FREE_THREADED, GIL, format_seconds
 
 # The CSV's columns, in order, with their meaning. Append new columns at the end; never rename or reorder.
 COLUMNS = [
@@ -45,10 +45,21 @@ COLUMNS = [
     ("server_gil", "primes_server_info gil_enabled of the server's interpreter"),
     ("server_python", "primes_server_info python_version of the server's interpreter"),
     ("error", "why the cell failed (status = error)"),
+    # Added with issue 7 (free-threaded Python), after the columns above:
+    ("python_build", "gil or free-threaded: the server's build, from its GIL state (server_gil)"),
+    ("gil_enabled_alone", "primes_gil_enabled (1/0) at the end of the cheap-alone window"),
+    ("gil_enabled", "primes_gil_enabled (1/0) at the end of the window with the expensive stream"),
 ]
 COLUMN_NAMES = [name for name, _ in COLUMNS]
 SUMMARY_METRICS = ("cheap_rps_alone", "cheap_rps", "convoy_ratio", "cheap_p50_ms", "cheap_p99_ms",
                    "cpu_used_cores", "throttled_fraction")
+
+
+BUILD_OF = {"true": GIL, "false": FREE_THREADED}  # server_gil -> the python axis' name of that build
+
+
+def _flag(value):
+    return "" if value is None else int(value)
 
 
 def row_for(backend, cell, repetition, record=None, error=None):
@@ -67,7 +78,8 @@ def row_for(backend, cell, repetition, record=None, error=None):
                    cheap_p99_ms_alone=alone["cheap_p99_ms"], cpu_used_cores_alone=alone["cpu_used_cores"],
                    cpu_limit_cores=alone["cpu_limit_cores"], model_rps=record["model_rps"],
                    convoy_ratio=record["convoy_ratio"], server_gil=info.get("gil_enabled", ""),
-                   server_python=info.get("python_version", ""),
+                   server_python=info.get("python_version", ""), python_build=BUILD_OF.get(info.get("gil_enabled"), ""),
+                   gil_enabled_alone=_flag(alone.get("gil_enabled")),
                    cheap_failures=alone["cheap_failures"] + loaded.get("cheap_failures", 0))
         if loaded:
             row.update(cheap_rps=loaded["cheap_rps_server"], cheap_rps_locust=loaded["cheap_rps_locust"],
@@ -75,7 +87,7 @@ def row_for(backend, cell, repetition, record=None, error=None):
                        cheap_avg_ms=loaded["cheap_avg_ms"], expensive_latency_ms=loaded["expensive_latency_ms"],
                        expensive_completed=loaded["expensive_completed"],
                        expensive_in_flight=loaded["expensive_in_flight"], cpu_used_cores=loaded["cpu_used_cores"],
-                       throttled_fraction=loaded["throttled_fraction"])
+                       throttled_fraction=loaded["throttled_fraction"], gil_enabled=_flag(loaded.get("gil_enabled")))
     return {key: ("" if value is None else value) for key, value in row.items()}
 
 
@@ -121,8 +133,11 @@ def summarise(rows):
     summary = []
     for key, members in groups.items():
         first = members[0]
-        entry = {name: first[name] for name in ("cell", "model", "switch_interval_s", "cpus", "cheap_users",
-                                                  "expensive_users", "algorithm", "workers", "python")}
+        entry = {name: first.get(name, "") for name in ("cell", "model", "switch_interval_s", "cpus", "cheap_users",
+                                                         "expensive_users", "algorithm", "workers", "python",
+                                                         "python_build", "server_gil")}
+        # The GIL state the server reported in every repetition (several values would mean it changed).
+        entry["server_gil"] = "/".join(sorted({m.get("server_gil", "") for m in members})) or ""
         entry["switch_interval_s"] = float(entry["switch_interval_s"])
         entry["model_rps"] = _float(first["model_rps"])
         entry["repetitions"] = len(members)

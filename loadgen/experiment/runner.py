@@ -5,6 +5,7 @@ import datetime
 import json
 import os
 import signal
+import sys
 import time
 
 import requests
@@ -65,10 +66,14 @@ def run_experiment(experiment, backend, out_dir, stream=None):
     problems = backend.problems()
     if problems:
         raise SpecError(experiment.source, problems)  # before any load, and before any folder is made
+    experiment = backend.experiment  # without the cells this backend skips (see skip_note)
     prepare_out_dir(out_dir)
     with open(os.path.join(out_dir, "experiment.yaml"), "w") as f:
         f.write(experiment.text)
     meta = dict(hostinfo.collect(backend.name), experiment_file=experiment.source)
+    if getattr(backend, "skip_note", None):
+        meta["skipped"] = backend.skip_note
+        print(f"note: {backend.skip_note}", file=stream or sys.stderr)
     plan = [(rep, cell) for rep in range(1, experiment.repetitions + 1) for cell in experiment.cells]
     progress = Progress(len(plan), experiment.planned_cell_seconds() + 5, stream)
     rows, status, began = [], "complete", time.monotonic()

@@ -15,6 +15,10 @@ TOP_KEYS = ("description", "repetitions", "warmup", "measure", "idle", "cheap_n"
 UNITS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\s0-9.]*)\s*$")
 ALL_CORES = "all"
+# The python axis' named builds (issue 7): the compose backend maps them to its two server services, the native
+# backend to an interpreter on this host; any other value is an interpreter path (native backend only).
+GIL, FREE_THREADED = "gil", "free-threaded"
+PYTHON_BUILDS = (GIL, FREE_THREADED)
 
 
 class SpecError(ValueError):
@@ -157,7 +161,8 @@ def _python(value):
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{value!r} is not an interpreter (a path or command name, e.g. python3.13t)")
+        raise ValueError(f"{value!r} is not a python (write {GIL} or {FREE_THREADED}, or, for the native backend, "
+                         f"an interpreter path or command name such as python3.13t)")
     return value.strip()
 
 
@@ -169,7 +174,7 @@ AXES = {
     "load": (_load, {"cheap": 1, "expensive": 1}),
     "algorithm": (_algorithm, "naive"),
     "workers": (_workers, 4),
-    "python": (_python, None),  # issue 7: the free-threaded interpreter; checked by the backend
+    "python": (_python, None),  # issue 7: gil / free-threaded, or an interpreter path; checked by the backend
 }
 
 

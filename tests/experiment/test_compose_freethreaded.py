@@ -1,0 +1,71 @@
+# The python axis through the compose backend in the real Docker engine: one tiny run on the GIL server and its
+# free-threaded twin (server-ft), the GIL state each reported recorded in the CSV, the report and compare.
+import csv
+import os
+import subprocess
+import textwrap
+import uuid
+
+import pytest
+
+from tests.experiment.conftest import run_cli
+from tests.experiment.test_compose_backend import project_leftovers
+from tests.stack.files import compose_defaults
+from tests.stack.images import require_image
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+# One interval, one repetition: the free-threaded image builds once (layer cache on reruns), then seconds per cell.
+MATRIX = textwrap.dedent("""\
+    repetitions: 1
+    warmup: 1s
+    measure: 2s
+    idle: 0.5s
+    matrix:
+      model: [thread]
+      switch_interval: [5ms]
+      cpus: [all]
+      load: [{cheap: 1, expensive: 1}]
+      python: [gil, free-threaded]
+""")
+
+
+def test_gil_and_free_threaded_side_by_side(docker_engine, tmp_path, artifacts_dir):
+    defaults = compose_defaults()
+    for name in ("PYTHON_IMAGE", "DEBIAN_IMAGE"):
+        require_image(os.environ.get(name) or defaults[name], "the server images (GIL and free-threaded) and Locust")
+    spec = tmp_path / "ft.yaml"
+    spec.write_text(MATRIX)
+    out = tmp_path / "results"
+    project = f"gil-lab-exp-ft-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    try:
+        done = run_cli("run", str(spec), "--out", str(out), "--backend", "compose", "--start-stack",
+                       "--project", project, timeout=1200, env=env)
+    finally:
+        subprocess.run(["docker", "compose", "-p", project, "--profile", "free-threaded", "down", "-v", "--rmi",
+                        "local", "--remove-orphans"], capture_output=True, timeout=300)
+    if os.path.exists(out / "logs" / "compose.log"):
+        with open(os.path.join(artifacts_dir, "experiment-compose-freethreaded.log"), "w") as f:
+            f.write((out / "logs" / "compose.log").read_text(errors="replace")[-20000:])
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-4000:]}"
+    assert not project_leftovers(project), "the runner left containers behind"
+
+    with open(out / "results.csv", newline="") as f:
+        rows = {row["python"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"gil", "free-threaded"}, rows
+    gil, free = rows["gil"], rows["free-threaded"]
+    for row, state, flag in ((gil, "true", "1"), (free, "false", "0")):
+        assert row["status"] == "ok" and row["backend"] == "compose", row
+        assert row["server_gil"] == state and row["python_build"] == row["python"], row
+        assert row["gil_enabled_alone"] == flag and row["gil_enabled"] == flag, row  # also under load
+        assert float(row["cheap_rps_alone"]) > 50 and float(row["expensive_in_flight"]) == 1, row
+    assert free["server_python"].startswith("3.13"), free
+    # The lesson in one pair of cells (wide margins): the GIL convoys the cheap stream, free-threading does not.
+    assert float(gil["convoy_ratio"]) < 0.5, gil
+    assert float(free["convoy_ratio"]) > 0.5, free
+
+    report = (out / "report.md").read_text()
+    assert "free-threaded (GIL off)" in report and "gil (GIL on)" in report
+    compared = run_cli("compare", str(out), str(out), timeout=60)
+    assert compared.returncode == 0 and "free-threaded (GIL off)" in compared.stdout, compared.stderr
