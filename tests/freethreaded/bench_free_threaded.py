@@ -4,8 +4,8 @@ import argparse
 import statistics
 import sys
 
-from tests.freethreaded.images import PYTHON_BUILDS, Container, build, docker
-from tests.support import cheap_rate, expensive_request, wait_until
+from tests.freethreaded.images import PYTHON_BUILDS, Container, build
+from tests.support import cheap_rate, docker, expensive_request, wait_until
 
 IMAGE_REPOSITORY = "gil-lab/server-ft-bench"
 # Pure computation inside the image, no network: the seed's loop on 1 thread, then on 2 threads at once.

@@ -1,38 +1,23 @@
 # The server image in both builds (gil, free-threaded) and throwaway containers of it, for tests and benchmark.
 # Containers publish only on 127.0.0.1, have unique names, and are always removed by their owner.
 import json
-import os
 import socket
-import subprocess
 import time
 import urllib.request
 import uuid
 
-from tests.support import REPO_ROOT, ask, parse_exposition, wait_until
+from server.config import DEFAULT_METRICS_PORT as METRICS_PORT, DEFAULT_PORT as SERVER_PORT
+from tests.support import ask, build_image, docker, parse_exposition, wait_until
 
-PYTHON_BUILDS = ("gil", "free-threaded")
-SERVER_CONTEXT = os.path.join(REPO_ROOT, "server")
-SERVER_PORT, METRICS_PORT = 25000, 8000  # the image's EXPOSEd defaults (server/config.py)
-
-
-def docker(*args, check=True, timeout=1800):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args[:4])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
+PYTHON_BUILDS = ("gil", "free-threaded")  # server/Dockerfile's PYTHON_BUILD values
 
 
 def build(python_build, tag):
-    """Build server/ with PYTHON_BUILD=python_build; returns (seconds, bytes). Base images from the env."""
-    args = ["--build-arg", f"PYTHON_BUILD={python_build}"]
-    for name in ("PYTHON_IMAGE", "DEBIAN_IMAGE"):  # stand-ins where no registry is reachable (contract)
-        if os.environ.get(name):
-            args += ["--build-arg", f"{name}={os.environ[name]}"]
+    """Build server/ with PYTHON_BUILD=python_build; returns (seconds, bytes)."""
     started = time.monotonic()
-    docker("build", "-q", "-t", tag, *args, SERVER_CONTEXT)
+    build_image("server", tag, PYTHON_BUILD=python_build)
     seconds = time.monotonic() - started
-    size = int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout)
-    return seconds, size
+    return seconds, int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout)
 
 
 def answers(port):

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from tests.freethreaded.images import Container, docker
-from tests.support import ask, cheap_rate, expensive_request, wait_until
+from tests.freethreaded.images import Container
+from tests.support import ask, cheap_rate, docker, expensive_request, wait_until
 
 # The first free-threaded build compiles CPython (about 6 min on 2 cores); later runs hit the layer cache.
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
