@@ -92,7 +92,7 @@ def test_sigint_mid_cell_stops_cleanly(tmp_path):
     assert [row["model"] for row in rows] == ["thread"] and rows[0]["status"] == "ok"
     report = (out / "report.md").read_text()
     assert "partial (interrupted)" in report and "1 of 3 cell runs finished" in report
-    assert "| thread | 5ms | 1 |" in report
+    assert "| thread | – (GIL on) | 5ms | 1 |" in report
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary) == 1 and summary[0]["model"] == "thread"
     assert json.loads((out / "metadata.json").read_text())["run"]["status"] == "partial (interrupted)"
