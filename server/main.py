@@ -76,6 +76,17 @@ def main(argv=None):
     config = parse_config(argv)
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
+    # Every import first, then the GIL check: an extension module not marked free-threading-safe re-enables
+    # the GIL on import, and a free-threaded server must not quietly run with it.
+    from server.control import ControlServer
+    from server.metrics import ServerMetrics
+    from server.server import PrimeServer
+    gil = gil_enabled()
+    if is_free_threaded_build() and gil and not config.allow_gil:
+        print("error: this is a free-threaded Python but the GIL is enabled (an imported module turned it "
+              "back on, or PYTHON_GIL=1); refusing to start. Use --allow-gil to run anyway.", file=sys.stderr)
+        return 1
+
     try:
         listener = listen(config.host, config.port)
         control_address = (config.control_host, config.control_port)
@@ -86,10 +97,6 @@ def main(argv=None):
     multiproc_dir = tempfile.mkdtemp(prefix="primes-metrics-")
     exporter = compute = None
     try:
-        from server.control import ControlServer
-        from server.metrics import ServerMetrics
-        from server.server import PrimeServer
-
         metrics = ServerMetrics(multiproc_dir)
         try:
             control = ControlServer(control_address, metrics.switch_interval.set)
@@ -102,13 +109,6 @@ def main(argv=None):
             print(f"error: {error}", file=sys.stderr)
             return 1
         compute = make_compute(config)
-
-        # After every import: an extension module not marked free-threading-safe re-enables the GIL.
-        gil = gil_enabled()
-        if is_free_threaded_build() and gil and not config.allow_gil:
-            print("error: this is a free-threaded Python but the GIL is enabled (an imported module turned it "
-                  "back on, or PYTHON_GIL=1); refusing to start. Use --allow-gil to run anyway.", file=sys.stderr)
-            return 1
         sys.setswitchinterval(config.switch_interval)
         metrics.switch_interval.set(sys.getswitchinterval())
         metrics.describe_server(model=config.model, algorithm=config.algorithm, workers=config.workers,
