@@ -41,9 +41,15 @@ def parse(text):
     return samples
 
 
-def scrape(url, timeout=10.0):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return parse(response.read().decode())
+def scrape(url, timeout=10.0, attempts=3):
+    """One scrape; a timed-out attempt is retried (a loaded host can stall a container's exporter briefly)."""
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return parse(response.read().decode())
+        except TimeoutError:
+            if attempt == attempts - 1:
+                raise TimeoutError(f"scraping {url} timed out {attempts} times ({timeout:g} s each)") from None
 
 
 def delta(before, after, name, **labels):
