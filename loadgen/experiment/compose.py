@@ -18,8 +18,8 @@ SERVER_SERVICE = {None: "server", GIL: "server", FREE_THREADED: FT_SERVICE}
 LOCUST_HOST = {"server": SERVER_PORT_IN_STACK, FT_SERVICE: FT_PORT_IN_STACK}
 GIL_STATE = {"server": "true", FT_SERVICE: "false"}  # primes_server_info gil_enabled each service must report
 PORT_VARIABLES = {"server": ("SERVER_PORT", "SERVER_METRICS_PORT"), FT_SERVICE: ("SERVER_FT_PORT", "SERVER_FT_METRICS_PORT")}
-# Base images for the builds, when set (no registry reachable): passed to every image built (compose.yaml's
-# server-ft has no PYTHON_IMAGE argument of its own, and its Dockerfile needs one).
+# Base images for the builds, when set (e.g. where no registry is reachable): passed to every image built, so a
+# service whose build args miss one (server-ft lacked PYTHON_IMAGE once) still builds from local images.
 BUILD_ARG_VARIABLES = ("PYTHON_IMAGE", "DEBIAN_IMAGE")
 METRICS_PORT, WEB_PORT = "8000/tcp", "8089/tcp"  # container ports published by compose.yaml
 CPU_PERIOD_US = 100_000
