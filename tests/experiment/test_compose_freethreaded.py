@@ -1,17 +1,12 @@
 # The python axis through the compose backend in the real Docker engine: one tiny run on the GIL server and its
 # free-threaded twin (server-ft), the GIL state each reported recorded in the CSV, the report and compare.
 import csv
-import os
-import subprocess
 import textwrap
-import uuid
 
 import pytest
 
+from tests.experiment.compose_runs import run_compose_experiment
 from tests.experiment.conftest import run_cli
-from tests.experiment.test_compose_backend import project_leftovers
-from tests.stack.files import compose_defaults
-from tests.stack.images import require_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -31,25 +26,7 @@ MATRIX = textwrap.dedent("""\
 
 
 def test_gil_and_free_threaded_side_by_side(docker_engine, tmp_path, artifacts_dir):
-    defaults = compose_defaults()
-    for name in ("PYTHON_IMAGE", "DEBIAN_IMAGE"):
-        require_image(os.environ.get(name) or defaults[name], "the server images (GIL and free-threaded) and Locust")
-    spec = tmp_path / "ft.yaml"
-    spec.write_text(MATRIX)
-    out = tmp_path / "results"
-    project = f"gil-lab-exp-ft-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    try:
-        done = run_cli("run", str(spec), "--out", str(out), "--backend", "compose", "--start-stack",
-                       "--project", project, timeout=1200, env=env)
-    finally:
-        subprocess.run(["docker", "compose", "-p", project, "--profile", "free-threaded", "down", "-v", "--rmi",
-                        "local", "--remove-orphans"], capture_output=True, timeout=300)
-    if os.path.exists(out / "logs" / "compose.log"):
-        with open(os.path.join(artifacts_dir, "experiment-compose-freethreaded.log"), "w") as f:
-            f.write((out / "logs" / "compose.log").read_text(errors="replace")[-20000:])
-    assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-4000:]}"
-    assert not project_leftovers(project), "the runner left containers behind"
+    out = run_compose_experiment(MATRIX, tmp_path, artifacts_dir, "exp-ft", timeout=1200)
 
     with open(out / "results.csv", newline="") as f:
         rows = {row["python"]: row for row in csv.DictReader(f)}
