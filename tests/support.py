@@ -99,27 +99,42 @@ class RunningServer:
         return self.proc.returncode
 
 
-@contextlib.contextmanager
-def run_server(*flags, env=None, python=sys.executable, log_dir=None):
-    """Run `python -m server` on free 127.0.0.1 ports until the block ends; yields a RunningServer."""
-    port, metrics_port, control_port = free_port(), free_port(), free_port()
-    command = [python, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-               "--metrics-port", str(metrics_port), "--control-port", str(control_port), *map(str, flags)]
+def _start_server(flags, env, python, log_dir, attempts=3):
+    """Start the server on free ports; a port taken between free_port() and the server's bind (another
+    process's outgoing connection can get it) is retried on fresh ports."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PRIMES_")}
     full_env.update(env or {})
     log_dir = log_dir or os.environ.get("TMPDIR", "/tmp")
-    log_path = os.path.join(log_dir, f"primes-server-{port}.log")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    server = RunningServer(proc, port, metrics_port, control_port, log_path)
+    for attempt in range(attempts):
+        port, metrics_port, control_port = free_port(), free_port(), free_port()
+        command = [python, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                   "--metrics-port", str(metrics_port), "--control-port", str(control_port), *map(str, flags)]
+        log_path = os.path.join(log_dir, f"primes-server-{port}.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(command, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        server = RunningServer(proc, port, metrics_port, control_port, log_path)
+        try:
+            # Not the TCP port: a probe connection there would count in primes_connections_total. The exporter
+            # starts after both listeners are bound, and /healthz answers once the server has fully started.
+            wait_port(metrics_port, proc=proc)
+            server.control("/healthz")
+            return server
+        except Exception:
+            server.stop()
+            if "Address already in use" in server.log() and attempt < attempts - 1:
+                continue
+            print(f"--- server log ({log_path}) ---\n{server.log()}", file=sys.stderr)
+            raise
+
+
+@contextlib.contextmanager
+def run_server(*flags, env=None, python=sys.executable, log_dir=None):
+    """Run `python -m server` on free 127.0.0.1 ports until the block ends; yields a RunningServer."""
+    server = _start_server(flags, env, python, log_dir)
     try:
-        # Not the TCP port: a probe connection there would count in primes_connections_total. The exporter
-        # starts after both listeners are bound, and /healthz answers once the server has fully started.
-        wait_port(metrics_port, proc=proc)
-        server.control("/healthz")
         yield server
     except Exception:
-        print(f"--- server log ({log_path}) ---\n{server.log()}", file=sys.stderr)
+        print(f"--- server log ({server.log_path}) ---\n{server.log()}", file=sys.stderr)
         raise
     finally:
         server.stop()
