@@ -196,3 +196,12 @@ def build_image(context, tag, **build_args):
         args += ["--build-arg", f"{name}={value}"]
     docker("build", "-q", "-t", tag, *args, os.path.join(REPO_ROOT, context))
     return tag
+
+
+def answers(port):
+    """True when a server on 127.0.0.1:port answers the first prime (a readiness probe for containers)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return ask(sock, b"1\n") == b"2\n"
+    except OSError:
+        return False

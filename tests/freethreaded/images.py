@@ -1,13 +1,12 @@
 # The server image in both builds (gil, free-threaded) and throwaway containers of it, for tests and benchmark.
 # Containers publish only on 127.0.0.1, have unique names, and are always removed by their owner.
 import json
-import socket
 import time
 import urllib.request
 import uuid
 
 from server.config import DEFAULT_METRICS_PORT as METRICS_PORT, DEFAULT_PORT as SERVER_PORT
-from tests.support import ask, build_image, docker, parse_exposition, wait_until
+from tests.support import answers, build_image, docker, parse_exposition, wait_until
 
 PYTHON_BUILDS = ("gil", "free-threaded")  # server/Dockerfile's PYTHON_BUILD values
 
@@ -18,14 +17,6 @@ def build(python_build, tag):
     build_image("server", tag, PYTHON_BUILD=python_build)
     seconds = time.monotonic() - started
     return seconds, int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout)
-
-
-def answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            return ask(sock, b"1\n") == b"2\n"
-    except OSError:
-        return False
 
 
 class Container:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.support import ask, build_image, docker, parse_exposition, wait_until
+from tests.support import answers, ask, build_image, docker, parse_exposition, wait_until
 
 pytestmark = pytest.mark.docker
 IMAGE = "gil-lab/server:test"
@@ -43,7 +43,7 @@ def metric(port, name):
 def test_container_serves_the_protocol_and_metrics(container):
     import socket
     name, port, metrics_port = container
-    wait_until(lambda: _answers(port), timeout=60)
+    wait_until(lambda: answers(port), timeout=60)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         assert ask(sock, b"1") == b"2"  # the seed's bare framing
         assert ask(sock, b"10\n100\n") in (b"29\n541\n", b"29\n")
@@ -55,7 +55,7 @@ def test_container_serves_the_protocol_and_metrics(container):
 
 def test_cpu_limit_follows_docker_update_and_stop_is_fast(container):
     name, port, metrics_port = container
-    wait_until(lambda: _answers(port), timeout=60)
+    wait_until(lambda: answers(port), timeout=60)
     assert metric(metrics_port, "primes_cpu_limit_cores") == 0.5
     docker("update", "--cpus", "1.5", name)
     assert metric(metrics_port, "primes_cpu_limit_cores") == 1.5  # read on every scrape
@@ -70,11 +70,3 @@ def test_cpu_limit_follows_docker_update_and_stop_is_fast(container):
     assert took < 8  # never the 10 s kill
     assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
 
-
-def _answers(port):
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            return ask(sock, b"1\n") == b"2\n"
-    except OSError:
-        return False
