@@ -1,4 +1,4 @@
-# Fixtures of the experiment runner's tests: run `python -m loadgen.experiment` as a real subprocess on a
+# Fixtures of the experiment runner's tests: run `python -m runner` as a real subprocess on a
 # small YAML matrix (real server, real Locust), once per session, and hand its results folder to the tests.
 import subprocess
 import sys
@@ -31,7 +31,7 @@ TINY_MATRIX = textwrap.dedent("""\
 
 
 def run_cli(*args, timeout=300, **kwargs):
-    return subprocess.run([sys.executable, "-m", "loadgen.experiment", *args], cwd=REPO_ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=timeout, **kwargs)
 
 

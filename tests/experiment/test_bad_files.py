@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from loadgen.experiment.native import NativeBackend
-from loadgen.experiment.spec import SpecError, parse_experiment, parse_seconds
+from runner.native import NativeBackend
+from runner.spec import SpecError, parse_experiment, parse_seconds
 from tests.experiment.conftest import run_cli
 
 GOOD_MATRIX = "matrix: {model: [thread], switch_interval: [5ms], cpus: [1]}\n"
@@ -72,7 +72,7 @@ def test_command_line_refuses_before_any_load(tmp_path):
 
 def test_shipped_files_validate():
     for name in ("lesson", "quick"):
-        done = run_cli("validate", f"loadgen/experiments/{name}.yaml", timeout=60)
+        done = run_cli("validate", f"runner/experiments/{name}.yaml", timeout=60)
         assert done.returncode == 0, done.stderr
-    cpus = run_cli("validate", "loadgen/experiments/cpus.yaml", timeout=60)
+    cpus = run_cli("validate", "runner/experiments/cpus.yaml", timeout=60)
     assert cpus.returncode == 2 and "use --backend compose" in cpus.stderr  # fractional limits need quotas

@@ -2,7 +2,7 @@
 # the server's models and algorithms, and compose.yaml's services, ports and variables.
 import yaml
 
-from loadgen.experiment import compose, spec
+from runner import compose, spec
 from server import config
 from tests.support import REPO_ROOT
 

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 
-from loadgen.experiment.plots import FILES
+from runner.plots import FILES
 from tests.support import REPO_ROOT
 
 MATRIX = textwrap.dedent("""\
@@ -57,7 +57,7 @@ def test_sigint_mid_cell_stops_cleanly(tmp_path):
     spec = tmp_path / "three.yaml"
     spec.write_text(MATRIX)
     out = tmp_path / "results"
-    runner = subprocess.Popen([sys.executable, "-m", "loadgen.experiment", "run", str(spec), "--out", str(out)],
+    runner = subprocess.Popen([sys.executable, "-m", "runner", "run", str(spec), "--out", str(out)],
                               cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines, reached = [], threading.Event()
 

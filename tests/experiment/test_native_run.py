@@ -4,8 +4,8 @@ import csv
 import json
 import os
 
-from loadgen.experiment.plots import FILES
-from loadgen.experiment.results import COLUMN_NAMES
+from runner.plots import FILES
+from runner.results import COLUMN_NAMES
 
 
 def rows_by_cell(out):

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from loadgen.experiment import interpreters
-from loadgen.experiment.native import NativeBackend
-from loadgen.experiment.spec import parse_experiment
+from runner import interpreters
+from runner.native import NativeBackend
+from runner.spec import parse_experiment
 from tests.experiment.conftest import run_cli
 
 # A GIL interpreter named as the free-threaded one: the runner must notice, whatever this host has installed.
@@ -44,7 +44,7 @@ def test_native_refuses_a_file_of_only_free_threaded_cells(tmp_path):
 
 @pytest.mark.parametrize("name", ["lesson", "freethreaded"])
 def test_shipped_files_with_free_threaded_cells_validate_natively(name):
-    done = run_cli("validate", f"loadgen/experiments/{name}.yaml", timeout=60, env=NO_FREE_THREADED)
+    done = run_cli("validate", f"runner/experiments/{name}.yaml", timeout=60, env=NO_FREE_THREADED)
     assert done.returncode == 0, done.stderr
     assert "note: skipping 3 free-threaded cell(s)" in done.stdout
     assert "python=free-threaded" not in done.stdout

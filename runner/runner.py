@@ -10,12 +10,12 @@ import time
 
 import requests
 
-from loadgen.experiment import hostinfo, plots, report, results
-from loadgen.experiment.locust_api import LocustError
-from loadgen.experiment.measure import PhaseError, measure_cell, sleep_with
-from loadgen.experiment.native import BackendError
-from loadgen.experiment.progress import Progress, format_duration
-from loadgen.experiment.spec import SpecError
+from runner import hostinfo, plots, report, results
+from runner.locust_api import LocustError
+from runner.measure import PhaseError, measure_cell, sleep_with
+from runner.backend import BackendError
+from runner.progress import Progress, format_duration
+from runner.spec import SpecError
 
 CELL_ERRORS = (PhaseError, BackendError, LocustError, requests.RequestException, OSError)
 
@@ -49,7 +49,7 @@ def finalize(out_dir, experiment, meta, rows, state, host_cores):
 
 def rewrite_report(out_dir):
     """Report, summary and plots again from a results folder's CSV, YAML copy and metadata."""
-    from loadgen.experiment.spec import load_experiment
+    from runner.spec import load_experiment
     experiment = load_experiment(os.path.join(out_dir, "experiment.yaml"))
     try:
         with open(os.path.join(out_dir, "metadata.json")) as f:

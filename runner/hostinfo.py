@@ -7,7 +7,7 @@ import platform
 import subprocess
 import sys
 
-from loadgen.experiment.native import REPO_ROOT
+from runner.backend import REPO_ROOT
 
 
 def _cpu_model():

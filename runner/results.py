@@ -6,7 +6,7 @@ import math
 import os
 import statistics
 
-from loadgen.experiment.spec import ALL_CORES, FREE_THREADED, GIL, format_seconds
+from runner.spec import ALL_CORES, FREE_THREADED, GIL, format_seconds
 
 # The CSV's columns, in order, with their meaning. Append new columns at the end; never rename or reorder.
 COLUMNS = [

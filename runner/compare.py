@@ -3,9 +3,9 @@
 import json
 import os
 
-from loadgen.experiment import results
-from loadgen.experiment.report import fmt, python_label
-from loadgen.experiment.results import interval_label
+from runner import results
+from runner.report import fmt, python_label
+from runner.results import interval_label
 
 
 class CompareError(ValueError):

@@ -7,8 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from loadgen.experiment.results import cpus_value, interval_label  # noqa: E402
-from loadgen.experiment.spec import ALL_CORES  # noqa: E402
+from runner.results import cpus_value, interval_label  # noqa: E402
+from runner.spec import ALL_CORES  # noqa: E402
 
 # Python behind the scenes #13: cheap requests/s next to one CPU-bound thread, by switch interval (seconds).
 REFERENCE_POINTS = ((0.005, 100.0), (0.001, 500.0), (0.00001, 11000.0))

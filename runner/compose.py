@@ -4,10 +4,10 @@ import os
 import subprocess
 import time
 
-from loadgen.experiment import promtext
-from loadgen.experiment.locust_api import LocustController
-from loadgen.experiment.native import REPO_ROOT, BackendError, free_port
-from loadgen.experiment.spec import ALL_CORES, FREE_THREADED, GIL, PYTHON_BUILDS
+from runner import promtext
+from runner.locust_api import LocustController
+from runner.backend import REPO_ROOT, BackendError, free_port
+from runner.spec import ALL_CORES, FREE_THREADED, GIL, PYTHON_BUILDS
 
 COMPOSE_FILE = os.path.join(REPO_ROOT, "compose.yaml")
 SERVICES = ("server", "locust-master", "locust-worker")  # compose.yaml's names; Prometheus/Grafana are not needed

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from loadgen.experiment.spec import FREE_THREADED, GIL, python_problem
+from runner.spec import FREE_THREADED, GIL, python_problem
 
 FREE_THREADED_COMMANDS = ("python3.14t", "python3.13t")
 FREE_THREADED_ENV = "EXPERIMENT_FREE_THREADED_PYTHON"

@@ -3,29 +3,18 @@
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-from loadgen.experiment import interpreters, promtext
-from loadgen.experiment.locust_api import LocustController
-from loadgen.experiment.spec import ALL_CORES, FREE_THREADED
+from runner import interpreters, promtext
+from runner.backend import REPO_ROOT, BackendError, free_port
+from runner.locust_api import LocustController
+from runner.spec import ALL_CORES, FREE_THREADED
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCUSTFILE = os.path.join(REPO_ROOT, "loadgen", "locustfile.py")
 STOP_TIMEOUT_S = 10.0
-
-
-class BackendError(RuntimeError):
-    pass
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop_group(proc, timeout=STOP_TIMEOUT_S):

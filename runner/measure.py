@@ -2,7 +2,7 @@
 # (cheap + expensive streams), each a warm-up and a measurement window read from the server's counters and Locust.
 import time
 
-from loadgen.experiment import promtext
+from runner import promtext
 
 SPAWN_RATE = 100
 START_TIMEOUT_S = 30.0  # time for the first answers / the expensive request to start (1 s intervals are slow)

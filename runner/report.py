@@ -2,8 +2,8 @@
 # Written after every run, also an interrupted one (it then says how many cells were finished).
 import os
 
-from loadgen.experiment.plots import FILES
-from loadgen.experiment.results import COLUMNS, interval_label
+from runner.plots import FILES
+from runner.results import COLUMNS, interval_label
 
 
 def fmt(stat, digits=0, percent=False):

@@ -4,9 +4,9 @@ import argparse
 import os
 import sys
 
-from loadgen.experiment.compare import CompareError, compare
-from loadgen.experiment.native import BackendError
-from loadgen.experiment.spec import SpecError, load_experiment
+from runner.compare import CompareError, compare
+from runner.backend import BackendError
+from runner.spec import SpecError, load_experiment
 
 BACKENDS = ("native", "compose")
 
@@ -16,11 +16,11 @@ def _env(name, default=None):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m loadgen.experiment",
+    parser = argparse.ArgumentParser(prog="python -m runner",
                                      description="GIL Lab's experiment runner: measure a matrix of conditions "
                                                  "(model x switch interval x CPU limit x load) and report it.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run an experiment file (e.g. loadgen/experiments/lesson.yaml)")
+    run = commands.add_parser("run", help="run an experiment file (e.g. runner/experiments/lesson.yaml)")
     run.add_argument("file", help="the experiment YAML file")
     run.add_argument("--out", default=_env("OUT"),
                      help="results folder [env EXPERIMENT_OUT] (default: results/<UTC timestamp>/)")
@@ -53,11 +53,11 @@ def build_parser():
 
 def make_backend(args, experiment, out_dir):
     if args.backend == "compose":
-        from loadgen.experiment.compose import ComposeBackend
+        from runner.compose import ComposeBackend
         return ComposeBackend(experiment, out_dir, project=getattr(args, "project", None),
                               start_stack=getattr(args, "start_stack", False),
                               workers=getattr(args, "locust_workers", 1))
-    from loadgen.experiment.native import NativeBackend
+    from runner.native import NativeBackend
     return NativeBackend(experiment, out_dir)
 
 
@@ -72,7 +72,7 @@ def main(argv=None):
                     f.write(text)
             return 0
         if args.command == "report":
-            from loadgen.experiment.runner import rewrite_report
+            from runner.runner import rewrite_report
             print(rewrite_report(args.folder))
             return 0
         experiment = load_experiment(args.file)
@@ -90,7 +90,7 @@ def main(argv=None):
             for cell in experiment.cells:
                 print(f"  {cell.label}")
             return 0
-        from loadgen.experiment.runner import default_out_dir, run_experiment
+        from runner.runner import default_out_dir, run_experiment
         out_dir = args.out or default_out_dir()
         return run_experiment(experiment, make_backend(args, experiment, out_dir), out_dir)
     except (SpecError, CompareError, FileExistsError, BackendError) as exc:
