@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check \
-  -r runner/requirements.txt -r tests/requirements.txt
+  -r runner/requirements.txt -r tests/requirements.txt -r docs/requirements.txt
 exec .venv/bin/python -m pytest "$@"
