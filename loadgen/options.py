@@ -3,7 +3,7 @@
 from loadgen.tcp_client import FRAMINGS
 
 # Naive n=100000 takes about 47 minutes alone on one core of the 2-core dev machine (extrapolated from measured
-# n=5000/10000/20000, see the README), longer while cheap requests compete: the timeout leaves room for that.
+# n=5000/10000/20000, see docs/loadgen.md), longer while cheap requests compete: the timeout leaves room for that.
 DEFAULT_EXPENSIVE_TIMEOUT_S = 7200.0
 DEFAULT_CHEAP_TIMEOUT_S = 30.0
 

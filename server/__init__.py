@@ -1,2 +1,2 @@
 # The prime server of GIL Lab: the seed lesson's threaded TCP "nth prime" service, made observable.
-# `python -m server --help` lists the flags; README.md has the protocol.
+# `python -m server --help` lists the flags; docs/protocol.md has the protocol.

@@ -1,4 +1,4 @@
-# Helpers for the load-side tests: run the real Locust (as the README does) against the real server on loopback.
+# Helpers for the load-side tests: run the real Locust (as docs/loadgen.md does) against the real server on loopback.
 # Every run is bounded: -t on the Locust side and a subprocess timeout on ours.
 import csv
 import os

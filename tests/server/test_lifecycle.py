@@ -50,7 +50,7 @@ def test_stop_signal_exits_quickly_during_an_expensive_computation(model, switch
             took = time.monotonic() - started
             print(f"{model} at {switch_interval}s: exit {status} after {took:.2f}s")
             assert status == 0
-            # About one switch interval when the machine is quiet (README); a loaded CI machine stretches GIL
+            # About one switch interval when the machine is quiet (docs/server.md); a loaded CI machine stretches GIL
             # hand-offs, so the bound is docker stop's: never its 10 s kill.
             assert took < 5.0
             try:  # connections were closed (one still in the listen queue is reset with it)

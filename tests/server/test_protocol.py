@@ -1,4 +1,4 @@
-# Framing and parsing rules of the wire protocol, byte for byte (the README documents the same rules).
+# Framing and parsing rules of the wire protocol, byte for byte (docs/protocol.md documents the same rules).
 # These are the pure functions; tests/server/test_server_protocol.py checks them over real sockets.
 import pytest
 
