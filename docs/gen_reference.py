@@ -9,8 +9,8 @@ added to the code appears in the docs without anyone retyping it:
                        (server/exporter.py), collected from the real classes on a sample cgroup tree
     loadgen-flags      loadgen/options.py's arguments, as Locust registers them
     loadgen-metrics    loadgen/metrics.py's collector
-    env-settings       .env.example: each setting with the comment right above it (tests/stack checks
-                       .env.example against compose.yaml's defaults)
+    env-settings       .env.example: a table per section, each setting with the comment right above it
+                       (tests/stack checks .env.example against compose.yaml's defaults)
     server-build-args  server/Dockerfile's ARGs with the comment right above each
     csv-columns        runner/results.py's COLUMNS
 
@@ -187,11 +187,11 @@ def names_in_source(folder, prefix):
     return {name.removesuffix("_total") for name in found}
 
 
-def check_complete(rows, folder, prefix):
+def check_complete(rows, folder, prefix, hint):
+    """A metric named in the sources but missing from the table stops the script: no table silently omits one."""
     missing = names_in_source(folder, prefix) - {name for name, _ in rows}
     if missing:
-        sys.exit(f"gen_reference: {', '.join(sorted(missing))} named in {folder}/ but not collected; declare it "
-                 f"in the metrics class, or give write_sample_cgroup() in docs/gen_reference.py what it reads")
+        sys.exit(f"gen_reference: {', '.join(sorted(missing))} named in {folder}/ but not collected; {hint}")
 
 
 def server_metrics():
@@ -212,7 +212,8 @@ def server_metrics():
         registry = exporter.build_registry(multiproc_dir, os.getpid(),
                                            cgroup_root=write_sample_cgroup(os.path.join(scratch, "cgroup")))
         rows += families_rows(registry.collect(), skip={name for name, _ in rows})
-    check_complete(rows, "server", "primes_")
+    check_complete(rows, "server", "primes_", "declare it in ServerMetrics, or give write_sample_cgroup() in "
+                                              "docs/gen_reference.py the file its collector reads")
     return table(["metric", "type", "labels", "what"], [row for _, row in rows])
 
 
@@ -220,7 +221,7 @@ def loadgen_metrics():
     from loadgen import metrics
 
     rows = families_rows(metrics.LoadMetrics().registry.collect())
-    check_complete(rows, "loadgen", "locust_")
+    check_complete(rows, "loadgen", "locust_", "LoadMetrics.collect() must yield it")
     return table(["metric", "type", "labels", "what"], [row for _, row in rows])
 
 

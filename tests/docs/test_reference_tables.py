@@ -1,5 +1,6 @@
-"""The docs' reference tables are what docs/gen_reference.py renders from the code today, and its check
-really fails, naming the command to run, when a table and the code disagree."""
+"""The docs' reference tables are what docs/gen_reference.py renders from the code today. Its check really
+fails, showing the diff and naming the command to run, when a table was edited by hand or when a flag, metric,
+CSV column, .env setting or build argument is added to a copy of the sources without regenerating."""
 
 import os
 import re
@@ -97,3 +98,86 @@ def test_tables_name_every_entry_of_their_source():
     runner_page = page("runner.md")
     for name in COLUMN_NAMES:
         assert f"| `{name}` |" in runner_page, name
+
+
+# Code that moved on, appended to a copy of the sources through the same public names the generator reads.
+ADDITIONS = {
+    "server/config.py": '''
+_build_parser = build_parser
+
+
+def build_parser():
+    parser = _build_parser()
+    parser.add_argument("--idle-timeout", type=float, default=300.0,
+                        help="close an idle connection [env PRIMES_IDLE_TIMEOUT]")
+    return parser
+''',
+    "server/metrics.py": '''
+_init = ServerMetrics.__init__
+
+
+def _init_with_restarts(self, multiproc_dir):
+    _init(self, multiproc_dir)
+    self.restarts = Counter("primes_worker_restarts_total", "Worker processes restarted", ["cause"], registry=None)
+
+
+ServerMetrics.__init__ = _init_with_restarts
+''',
+    "loadgen/options.py": '''
+_add_arguments = add_arguments
+
+
+def add_arguments(parser):
+    _add_arguments(parser)
+    parser.add_argument("--think-time", type=float, default=0.5, env_var="LOCUST_THINK_TIME", help="pause",
+                        include_in_web_ui=False)
+''',
+    "runner/results.py": '\nCOLUMNS.append(("placement", "pinned or quota"))\n',
+    ".env.example": "\n# --- Placement.\n# CPUs the server may run on.\nSERVER_CPUSET=0\n",
+    "server/Dockerfile": "\n# A new build knob.\nARG EXTRA_KNOB=on\n",
+}
+
+
+def sources_copy(where):
+    """What the generator reads, copied under `where`: its own location is its repository root."""
+    for folder in ("server", "loadgen", "runner"):
+        shutil.copytree(os.path.join(REPO_ROOT, folder), where / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(REPO_ROOT, ".env.example"), where / ".env.example")
+    docs = docs_copy(where)
+    shutil.copy(GENERATOR, docs / "gen_reference.py")
+    return where
+
+
+def test_an_entry_added_to_the_code_fails_the_check_until_regenerated(tmp_path):
+    root = sources_copy(tmp_path)
+    for path, addition in ADDITIONS.items():
+        with open(root / path, "a") as f:
+            f.write(addition)
+    copied_generator = [sys.executable, str(root / "docs" / "gen_reference.py")]
+    done = subprocess.run([*copied_generator, "--check"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for row in ("+| `--idle-timeout` | `PRIMES_IDLE_TIMEOUT` | `300` | close an idle connection |",
+                "+| `primes_worker_restarts_total` | counter | `cause` | Worker processes restarted |",
+                "+| `--think-time` | `LOCUST_THINK_TIME` | `0.5` |  | pause |",
+                "+| `placement` | pinned or quota |",
+                "+| `SERVER_CPUSET` | `0` | CPUs the server may run on. |",
+                "+| `EXTRA_KNOB` | `on` | A new build knob. |"):
+        assert row in done.stdout, f"{row}\n{done.stdout}"
+    assert f"run `{COMMAND}`" in done.stdout
+
+    rewrite = subprocess.run(copied_generator, capture_output=True, text=True, timeout=120)
+    assert rewrite.returncode == 0, rewrite.stderr
+    assert subprocess.run([*copied_generator, "--check"], capture_output=True, timeout=120).returncode == 0
+
+
+def test_a_metric_the_generator_cannot_collect_stops_it(tmp_path):
+    """A metric named in the server's sources but absent from what the generator collects (say, a collector
+    that needs a cgroup file the sample tree lacks) is an error, never a table that silently omits it."""
+    root = sources_copy(tmp_path)
+    with open(root / "server" / "exporter.py", "a") as f:
+        f.write('\nNOT_COLLECTED = "primes_never_collected_total"\n')
+    done = subprocess.run([sys.executable, str(root / "docs" / "gen_reference.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "primes_never_collected named in server/ but not collected" in done.stderr, (
+        done.stdout + done.stderr)
