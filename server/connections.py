@@ -1,10 +1,21 @@
 # Client connections and the watcher that notices when a client goes away mid-computation.
 # The watcher is one thread blocked in epoll: it wakes only when a peer hangs up, never on a timer.
 import select
-import socket
 import threading
 
 _HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+_POLL_HANGUP = select.POLLRDHUP | select.POLLHUP | select.POLLERR
+
+
+def _hung_up(fd):
+    """True if the peer of `fd` has closed, half-closed or reset, whatever unread data it sent before.
+
+    An epoll event may be stale (its fd closed and reused by a new connection), so the state is asked again;
+    a read-ahead (a peek) would not do: it sees the unread bytes before the end-of-stream and says "alive".
+    """
+    checker = select.poll()
+    checker.register(fd, _POLL_HANGUP)
+    return any(mask & _POLL_HANGUP for _, mask in checker.poll(0))
 
 
 class Connection:
@@ -79,23 +90,25 @@ class DisconnectWatcher:
         while not self._closed:
             try:
                 events = self._epoll.poll()
-            except OSError:
+            except (OSError, ValueError):
                 return  # closed
             for fd, _ in events:
                 with self._lock:
                     connection = self._by_fd.get(fd)
-                if connection is not None and self._peer_gone(connection):
-                    connection.cancel()
+                if connection is None:
+                    continue
+                if _hung_up(fd):
+                    connection.cancel()  # one-shot stays disarmed: a gone peer must not wake us again
+                else:
+                    self._rearm(connection)
 
-    @staticmethod
-    def _peer_gone(connection):
-        # The event may be stale (its fd closed and reused by a new connection): confirm end-of-stream.
-        try:
-            return connection.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
+    def _rearm(self, connection):
+        with self._lock:
+            if not self._closed and self._by_fd.get(connection.fd) is connection:
+                try:
+                    self._epoll.modify(connection.fd, _HANGUP | select.EPOLLONESHOT)
+                except OSError:
+                    pass
 
     def close(self):
         self._closed = True

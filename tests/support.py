@@ -205,3 +205,59 @@ def answers(port):
             return ask(sock, b"1\n") == b"2\n"
     except OSError:
         return False
+
+
+# -- the server process as the kernel sees it (reliability tests: leaks, spinning threads) --------------------
+_EPOLL_WAIT_SYSCALLS = {"232", "281", "441"}  # epoll_wait, epoll_pwait, epoll_pwait2 (x86_64 numbers)
+
+
+def epoll_waiting_threads(pid):
+    """Thread ids of `pid` blocked in epoll_wait right now (the server's disconnect watcher is its only
+    epoll user): ask while it is quiet, then follow those threads with thread_wakeups."""
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                if f.read().split()[0] in _EPOLL_WAIT_SYSCALLS:
+                    found.append(tid)
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+    return found
+
+
+def thread_activity(pid, tids):
+    """(wake-ups, CPU clock ticks) of these threads of `pid` so far. A thread that sleeps in one system call
+    until an event adds one wake-up (voluntary context switch) per event and next to no CPU; one that spins
+    adds wake-ups by hundreds where it has to wait for the GIL, CPU ticks by tens where it does not."""
+    wakeups = ticks = 0
+    for tid in tids:
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            wakeups += next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches:"))
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return wakeups, ticks
+
+
+def process_footprint(pid):
+    """(resident KiB, threads, open fds) of one process, from /proc."""
+    rss = threads = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def child_pids(pid):
+    """Direct children of `pid` (the exporter, worker processes)."""
+    children = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return children
