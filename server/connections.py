@@ -68,14 +68,19 @@ class DisconnectWatcher:
         self._thread.start()
 
     def add(self, connection):
+        """Watch `connection`; once the watcher is closed (the server stops) it is cancelled instead."""
         with self._lock:
-            self._by_fd[connection.fd] = connection
-            # one-shot: after one hang-up event the fd stays quiet, so a closed peer cannot make us spin.
-            self._epoll.register(connection.fd, _HANGUP | select.EPOLLONESHOT)
+            if not self._closed:
+                self._by_fd[connection.fd] = connection
+                # one-shot: after one hang-up event the fd stays quiet, so a closed peer cannot make us spin.
+                self._epoll.register(connection.fd, _HANGUP | select.EPOLLONESHOT)
+                return
+        connection.cancel()
 
     def remove(self, connection):
         with self._lock:
-            if self._by_fd.get(connection.fd) is connection:
+            # After close() handlers still finish and remove themselves: the epoll is gone, nothing to undo.
+            if not self._closed and self._by_fd.get(connection.fd) is connection:
                 del self._by_fd[connection.fd]
                 try:
                     self._epoll.unregister(connection.fd)
@@ -111,5 +116,6 @@ class DisconnectWatcher:
                     pass
 
     def close(self):
-        self._closed = True
-        self._epoll.close()
+        with self._lock:
+            self._closed = True
+            self._epoll.close()
