@@ -48,8 +48,10 @@ class Framer:
       (the seed's framing: the client sends b"1" and waits); its answer carries no newline.
     - Once a newline is seen the connection is in line mode: each line is a request, partial lines wait
       for the rest, and answers end in a newline. Several lines in one send are answered in order.
-    - A request longer than max_bytes gets `ERR request too long`; in line mode the rest of that line is
-      skipped, so the connection stays usable.
+    - A request longer than max_bytes gets one `ERR request too long`, and the rest of it is skipped up to
+      and including its newline, so the connection stays usable. A bare chunk that long has no end the
+      server could see: it is taken as the start of an over-long line, and the connection goes on in line
+      mode after the next newline (a 10 KiB line sent in one go gets one error, not one per recv).
     feed() returns a list of (raw bytes or ProtocolError, newline_wanted).
     """
 
@@ -62,6 +64,7 @@ class Framer:
     def feed(self, data):
         if not self.line_mode and b"\n" not in data:
             if len(data) > self.max_bytes:
+                self.line_mode = self.skipping = True
                 return [(ProtocolError(REQUEST_TOO_LONG, "request too long"), False)]
             return [(data, False)]
         self.line_mode = True

@@ -32,6 +32,20 @@ def test_overlong_requests_get_an_error_and_the_stream_resyncs():
     assert texts(Framer(8).feed(b"123456789\n2\n")) == [(b"ERR request too long\n", True), (b"2", True)]
 
 
+def test_an_overlong_bare_request_gets_one_error_and_ends_at_its_newline():
+    # b"7" * 10240 + b"\n5\n" in one send arrives as several recv()s: one error for the whole line, then 5.
+    framer = Framer(64)
+    assert texts(framer.feed(b"7" * 4096)) == [(b"ERR request too long\n", False)]
+    assert texts(framer.feed(b"7" * 4096)) == []
+    assert texts(framer.feed(b"7" * 30)) == []
+    assert texts(framer.feed(b"7" * 2018 + b"\n5\n")) == [(b"5", True)]
+    assert framer.line_mode
+    framer = Framer(8)
+    assert texts(framer.feed(b"123456789")) == [(b"ERR request too long\n", False)]
+    assert texts(framer.feed(b"1")) == []  # still the over-long request: it has not ended yet
+    assert texts(framer.feed(b"\n1\n")) == [(b"1", True)]
+
+
 @pytest.mark.parametrize("raw,n", [(b"1", 1), (b" 42 ", 42), (b"7\r", 7), (b"+5", 5), (b"200000", 200000)])
 def test_parse_valid(raw, n):
     assert parse_n(raw, 200000) == n

@@ -62,8 +62,21 @@ def test_bad_input_gets_an_error_and_the_connection_stays_usable(server, payload
     before = server.metric("primes_errors_total")
     with server.connect() as sock:
         assert ask(sock, payload) == reply
-        assert ask(sock, b"10\n") == b"29\n"
+        # an over-long bare request has no end yet: it ends at the next newline (docs/protocol.md)
+        ends = b"\n" if len(payload) > 64 and not payload.endswith(b"\n") else b""
+        assert ask(sock, ends + b"10\n") == b"29\n"
     assert server.metric("primes_errors_total") == before + 1
+
+
+def test_an_overlong_first_line_gets_exactly_one_error(server):
+    # 10 KiB in one send arrives in several recv()s; replies must not shift (one error, then the next answer).
+    with server.connect() as sock:
+        sock.sendall(b"7" * 10240 + b"\n5\n")
+        received = b""
+        while received.count(b"\n") < 2:
+            received += sock.recv(4096)
+        assert received == b"ERR request too long\n11\n"
+        assert ask(sock, b"6\n") == b"13\n"
 
 
 def test_closed_and_reset_connections_do_not_hurt_the_server(server):
