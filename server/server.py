@@ -104,11 +104,32 @@ class PrimeServer:
             data = sock.recv(4096)
             if not data:
                 return  # the client closed: the seed's handler crashed here on int(b"")
-            for raw, newline in framer.feed(data):
+            requests = framer.feed(data)
+            if len(requests) > 1:
+                replies = self._answer_together(requests, connection)
+                if replies is None:
+                    return  # cancelled: the client is gone
+                sock.sendall(replies)
+                continue
+            for raw, newline in requests:  # the seed's ping-pong: one request per recv, one send
                 reply = answer(raw, newline, connection)
                 if reply is None:
                     return  # cancelled: the client is gone
                 sock.sendall(reply)
+
+    def _answer_together(self, requests, connection):
+        """The replies to several requests that came in one recv, in order, as one send (None if cancelled).
+
+        One send instead of one per reply: fewer system calls and GIL hand-offs, and a pipelining client's
+        replies do not trickle out. The price: a reply waits for the later requests of its own batch.
+        """
+        replies = []
+        for raw, newline in requests:
+            reply = self._answer(raw, newline, connection)
+            if reply is None:
+                return None
+            replies.append(reply)
+        return b"".join(replies)
 
     def _answer(self, raw, newline, connection):
         try:
