@@ -30,6 +30,7 @@ class Config:
     max_n: int = 200_000
     max_request_bytes: int = 64
     max_connections: int = 256
+    idle_timeout: float = 600.0  # 0: never
     cheap_max_n: int = 100
     cgroup_root: str = "/sys/fs/cgroup"
     allow_gil: bool = False
@@ -62,6 +63,15 @@ def _seconds(text):
     return value
 
 
+def _seconds_or_never(text):
+    value = float(text)
+    if value == 0:
+        return 0.0
+    if not value >= 0.001:  # the kernel's timers count microseconds, and a zero timeout means "never"
+        raise argparse.ArgumentTypeError(f"must be 0 (never) or at least 0.001 seconds, got {text}")
+    return _seconds(text)
+
+
 def _bool(text):
     lowered = str(text).strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -87,6 +97,8 @@ _FLAGS = [
     ("--max-n", _positive_int, "largest n accepted; above it the answer is 'ERR n above maximum'"),
     ("--max-request-bytes", _positive_int, "longest request accepted, in bytes"),
     ("--max-connections", _positive_int, "connections served at once; more get 'ERR too many connections'"),
+    ("--idle-timeout", _seconds_or_never, "close a connection that sends no request for this many seconds "
+                                          "(counted only while waiting for one, never during a computation); 0: never"),
     ("--cheap-max-n", _positive_int, "requests with n <= this are labelled kind=\"cheap\", larger ones \"expensive\""),
     ("--cgroup-root", str, "where the cgroup file systems are mounted (read for the CPU limit metrics)"),
     ("--allow-gil", _bool, "on a free-threaded Python, start even if an import turned the GIL back on"),

@@ -1,6 +1,8 @@
 # Client connections and the watcher that notices when a client goes away mid-computation.
 # The watcher is one thread blocked in epoll: it wakes only when a peer hangs up, never on a timer.
 import select
+import socket
+import struct
 import threading
 
 _HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
@@ -16,6 +18,20 @@ def _hung_up(fd):
     checker = select.poll()
     checker.register(fd, _POLL_HANGUP)
     return any(mask & _POLL_HANGUP for _, mask in checker.poll(0))
+
+
+def set_idle_timeout(sock, seconds):
+    """A blocking recv() that waits longer than `seconds` for a request, or a send() to a client that stops
+    reading, fails (EAGAIN) and the connection is closed.
+
+    SO_RCVTIMEO/SO_SNDTIMEO, set once: the kernel keeps the clock, so the per-request path stays the seed's
+    blocking recv() and send(), with no poll() in front of them (that would be one more GIL hand-off per
+    request). A computation runs between recv() calls, so it is never timed.
+    """
+    whole = int(seconds)
+    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 class Connection:

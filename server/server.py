@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from server import protocol
 from server.compute import WorkerFailed
-from server.connections import Connection, DisconnectWatcher
+from server.connections import Connection, DisconnectWatcher, set_idle_timeout
 
 log = logging.getLogger("server")
 
@@ -86,9 +86,11 @@ class PrimeServer:
         connection = Connection(sock)
         self.watcher.add(connection)
         try:
+            if self.config.idle_timeout:
+                set_idle_timeout(sock, self.config.idle_timeout)
             self._converse(connection)
         except OSError:
-            pass  # reset by the peer, or shut down by stop(): nothing to answer
+            pass  # reset by the peer, idle too long, or shut down by stop(): nothing to answer
         except Exception:  # a bug must cost one connection, never the server
             log.exception("connection handler failed")
         finally:

@@ -108,8 +108,8 @@ _build_parser = build_parser
 
 def build_parser():
     parser = _build_parser()
-    parser.add_argument("--idle-timeout", type=float, default=300.0,
-                        help="close an idle connection [env PRIMES_IDLE_TIMEOUT]")
+    parser.add_argument("--greeting-delay", type=float, default=300.0,
+                        help="wait before greeting [env PRIMES_GREETING_DELAY]")
     return parser
 ''',
     "server/metrics.py": '''
@@ -157,7 +157,7 @@ def test_an_entry_added_to_the_code_fails_the_check_until_regenerated(tmp_path):
     copied_generator = [sys.executable, str(root / "docs" / "gen_reference.py")]
     done = subprocess.run([*copied_generator, "--check"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
-    for row in ("+| `--idle-timeout` | `PRIMES_IDLE_TIMEOUT` | `300` | close an idle connection |",
+    for row in ("+| `--greeting-delay` | `PRIMES_GREETING_DELAY` | `300` | wait before greeting |",
                 "+| `primes_worker_restarts_total` | counter | `cause` | Worker processes restarted |",
                 "+| `--think-time` | `LOCUST_THINK_TIME` | `0.5` |  | pause |",
                 "+| `placement` | pinned or quota |",
