@@ -28,7 +28,7 @@ def is_free_threaded_build():
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
-def listen(host, port, backlog=128):
+def listen(host, port, backlog=socket.SOMAXCONN):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
