@@ -47,8 +47,8 @@ def test_idle_clients_are_closed_and_the_next_client_is_served(model):
                 wait_until(lambda: server.metric("primes_connections_active") == 0, timeout=10)
                 with server.connect(timeout=20) as again:
                     assert ask(again, b"5\n") == b"11\n"
-            else:
-                assert reply == b"11\n" and model in ("pool", "serial")
+            else:  # waited for an idle one to go (thread, process: only on a machine slow enough to be late)
+                assert reply == b"11\n"
             served_after = time.monotonic() - opened
         for sock in clients:
             assert sock.recv(64) == b""  # closed by the server
