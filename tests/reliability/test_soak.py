@@ -6,7 +6,6 @@ completed expensive requests and expensive requests whose client leaves mid-comp
 what it sent; at the end the server's counters must equal those counts exactly.
 """
 import collections
-import socket
 import threading
 import time
 
