@@ -11,7 +11,7 @@ from flask import Response  # noqa: E402  (Locust's web UI is a Flask app)
 from locust import events  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
-from loadgen import metrics, options  # noqa: E402
+from loadgen import metrics, options, versions  # noqa: E402
 from loadgen.scenario import ScenarioError, load_scenario  # noqa: E402
 from loadgen.shape import ScenarioShape  # noqa: E402
 from loadgen.target import TargetError, parse_target  # noqa: E402
@@ -27,7 +27,10 @@ def _add_arguments(parser, **_):
 
 @events.init.add_listener
 def _on_init(environment, runner, web_ui, **_):
+    if isinstance(runner, MasterRunner):
+        versions.setup_master(runner)
     if isinstance(runner, WorkerRunner):
+        versions.setup_worker(runner)
         # Workers take the lab's options from the master with each spawn message; only a worker's own
         # --prometheus-port (what this worker sent) is read from its command line.
         _serve_metrics(environment, runner, None)
