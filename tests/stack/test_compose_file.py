@@ -97,8 +97,14 @@ def test_the_locust_target_and_prometheus_targets_are_the_servers_ports():
     compose = load_yaml(COMPOSE_FILE)
     assert f"--host=server:{server_config.DEFAULT_PORT}" in compose["services"]["locust-master"]["command"]
     prometheus = load_yaml(os.path.join(REPO_ROOT, "prometheus", "prometheus.yml"))
-    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
-    assert targets["server"] == [f"{service}:{server_config.DEFAULT_METRICS_PORT}" for service in ("server", "server-ft")]
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    targets = {name: job["static_configs"][0]["targets"] for name, job in jobs.items()}
+    assert targets["server"] == [f"server:{server_config.DEFAULT_METRICS_PORT}"]
+    # The free-threaded twin only while its profile runs: found by DNS, named like a static target.
+    (twin,) = jobs["server"]["dns_sd_configs"]
+    assert twin["names"] == ["server-ft"] and twin["port"] == server_config.DEFAULT_METRICS_PORT
+    (relabel,) = jobs["server"]["relabel_configs"]
+    assert relabel["replacement"] == f"${{1}}:{server_config.DEFAULT_METRICS_PORT}"
     assert compose["services"]["server-ft"]["profiles"] == ["free-threaded"]
     assert targets["locust"] == ["locust-master:8089"]
 

@@ -112,6 +112,8 @@ def test_the_stack_end_to_end(stack, artifacts_dir):
     while prometheus.targets_up() != {"server": "up", "locust": "up", "prometheus": "up"}:
         assert time.monotonic() < deadline, prometheus.targets_up()
         time.sleep(1)
+    # Without the free-threaded profile there is no server-ft target at all (not one that is down for good).
+    assert prometheus.label_values("instance", 'up{job="server"}') == ["server:8000"]
 
     # Phase 1: cheap users only, so the "no expensive request" reference exists.
     load_started = time.time()
