@@ -95,10 +95,10 @@ def wait_for_master(address, max_wait, retry_max, probe=probe, sleep=time.sleep,
             log.warning("Locust master at %s not reachable: %s; retrying every %g s at most%s", where, reason,
                         retry_max, f", for {max_wait:g} s" if max_wait else "")
             state = reason
-        if max_wait and waited + delay > max_wait:
+        if max_wait and waited >= max_wait:
             log.error("gave up after %.0f s: no Locust master at %s (%s)", waited, where, reason)
             return False
-        sleep(delay)
+        sleep(min(delay, max_wait - waited) if max_wait else delay)  # the last probe at the deadline
         delay = min(delay * 2, retry_max)
 
 
