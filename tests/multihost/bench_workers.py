@@ -14,13 +14,14 @@ import statistics
 import time
 
 from server.config import DEFAULT_PORT as SERVER_PORT
+from tests.multihost.docs_commands import role_commands
 from tests.multihost.netns import Lab
 from tests.multihost.roles import LOCUST_WEB_PORT, MasterApi, server_requests, start_role, wait_for, wait_port
 
 WORKER_COUNTS = (1, 2, 4)
 
 
-def measure(lab, layout, workers, users_per_worker, seconds, log_dir):
+def measure(lab, commands, layout, workers, users_per_worker, seconds, log_dir):
     """Cheap requests per second the server answered in `seconds` after warm-up."""
     if layout == "across":
         server, control, loads = lab["server"], lab["control"], [lab[f"load{i + 1}"] for i in range(workers)]
@@ -30,12 +31,12 @@ def measure(lab, layout, workers, users_per_worker, seconds, log_dir):
     values = {"SERVER_BIND": server.address, "SERVER_ADDRESS": server.address,
               "LOCUST_MASTER_BIND": control.address, "LOCUST_MASTER_ADDRESS": control.address}
     tag = f"{layout}-w{workers}"
-    master = start_role(control, "control", values, os.path.join(log_dir, f"{tag}-master.log"))
+    master = start_role(control, "control", values, os.path.join(log_dir, f"{tag}-master.log"), commands)
     procs = [master]
     try:
         wait_port(control, "127.0.0.1", LOCUST_WEB_PORT)
         api = MasterApi(control)
-        procs += [start_role(host, "load", values, os.path.join(log_dir, f"{tag}-worker{i}.log"))
+        procs += [start_role(host, "load", values, os.path.join(log_dir, f"{tag}-worker{i}.log"), commands)
                   for i, host in enumerate(loads)]
         wait_for(lambda: api.report().get("worker_count") == workers, 60, what=f"{workers} workers")
         users = workers * users_per_worker
@@ -64,26 +65,33 @@ def main():
     args = parser.parse_args()
     roles = ["server", "control", *[f"load{i + 1}" for i in range(max(WORKER_COUNTS))], "single"]
     rates = {}
+    commands = role_commands()
     with Lab(roles) as lab:
         for name in ("server", "single"):
             host = lab[name]
-            start_role(host, "server", {"SERVER_BIND": host.address}, os.path.join(args.log_dir, f"{name}.log"))
+            start_role(host, "server", {"SERVER_BIND": host.address}, os.path.join(args.log_dir, f"{name}.log"),
+                       commands)
             wait_port(host, host.address, SERVER_PORT)
         for _ in range(args.rounds):
             for workers in WORKER_COUNTS:
                 for layout in ("across", "one-host"):
-                    rate = measure(lab, layout, workers, args.users_per_worker, args.seconds, args.log_dir)
+                    rate = measure(lab, commands, layout, workers, args.users_per_worker, args.seconds, args.log_dir)
                     rates.setdefault((layout, workers), []).append(rate)
                     print(f"{layout:9} workers={workers} users={workers * args.users_per_worker}: {rate:,.0f} req/s",
                           flush=True)
-    print(f"\n{os.cpu_count()} cores; median of {args.rounds} rounds, {args.seconds:g} s each after a 2 s warm-up\n")
+    print(f"\n{os.cpu_count()} cores; median (min–max) of {args.rounds} rounds, {args.seconds:g} s each after a "
+          "2 s warm-up")
+    print(f"load average when done: {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     print("| workers | users | across namespace hosts | all on one host | across / one host |")
     print("| --- | --- | --- | --- | --- |")
+
+    def cell(values):
+        return f"{statistics.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})"
+
     for workers in WORKER_COUNTS:
-        across = statistics.median(rates[("across", workers)])
-        single = statistics.median(rates[("one-host", workers)])
-        print(f"| {workers} | {workers * args.users_per_worker} | {across:,.0f} | {single:,.0f} | "
-              f"{across / single:.2f} |")
+        across, single = rates[("across", workers)], rates[("one-host", workers)]
+        print(f"| {workers} | {workers * args.users_per_worker} | {cell(across)} | {cell(single)} | "
+              f"{statistics.median(across) / statistics.median(single):.2f} |")
 
 
 if __name__ == "__main__":
