@@ -165,16 +165,24 @@ def expensive_request(port, n=100000):
         sock.close()
 
 
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    """Poll `predicate` until it returns a truthy value; returns it, or raises TimeoutError."""
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Poll `predicate` until it returns a truthy value; returns it, or raises TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
+            raise TimeoutError(f"{what} not met within {timeout}s (last: {value!r})")
         time.sleep(interval)
+
+
+def skip_or_fail(reason):
+    """A missing requirement: the test is skipped with the reason, or under CI=true it fails."""
+    import pytest
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(reason)
 
 
 def docker(*args, check=True, timeout=1200):

@@ -16,7 +16,8 @@ import time
 from server.config import DEFAULT_PORT as SERVER_PORT
 from tests.multihost.docs_commands import role_commands
 from tests.multihost.netns import Lab
-from tests.multihost.roles import LOCUST_WEB_PORT, MasterApi, server_requests, start_role, wait_for, wait_port
+from tests.multihost.roles import LOCUST_WEB_PORT, MasterApi, server_requests, start_role, wait_port
+from tests.support import wait_until
 
 WORKER_COUNTS = (1, 2, 4)
 
@@ -38,11 +39,11 @@ def measure(lab, commands, layout, workers, users_per_worker, seconds, log_dir):
         api = MasterApi(control)
         procs += [start_role(host, "load", values, os.path.join(log_dir, f"{tag}-worker{i}.log"), commands)
                   for i, host in enumerate(loads)]
-        wait_for(lambda: api.report().get("worker_count") == workers, 60, what=f"{workers} workers")
+        wait_until(lambda: api.report().get("worker_count") == workers, timeout=60, what=f"{workers} workers")
         users = workers * users_per_worker
         api.swarm(user_count=users, spawn_rate=users, host=f"tcp://{server.address}:{SERVER_PORT}")
-        wait_for(lambda: [w["user_count"] for w in api.report()["workers"]] == [users_per_worker] * workers, 30,
-                 what="users spawned")
+        wait_until(lambda: [w["user_count"] for w in api.report()["workers"]] == [users_per_worker] * workers,
+                   timeout=30, what="users spawned")
         time.sleep(2)  # warm-up
         before, started = server_requests(control, server.address), time.monotonic()
         time.sleep(seconds)

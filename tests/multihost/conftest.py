@@ -1,19 +1,16 @@
 """Fixtures of the multi-host tests: the right to make network namespaces (skipped with the reason without it,
 a failure under CI=true), and a namespace lab that is torn down whatever the test did."""
-import os
-
 import pytest
 
 from tests.multihost.netns import Lab, can_create_namespaces
+from tests.support import skip_or_fail
 
 
 @pytest.fixture(scope="session")
 def netns_rights():
     ok, reason = can_create_namespaces()
     if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true needs network namespaces for the multi-host test: {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"the multi-host test needs network namespaces: {reason}")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 tests read from inside the lab: the Locust master's web API and the server's /metrics."""
 import json
 import os
-import time
 import urllib.parse
 
 # The server's default ports, which the docs' commands keep.
@@ -83,14 +82,3 @@ def server_requests(host, server_address, kind="cheap"):
     text = host.python(_GET, f"http://{server_address}:{SERVER_METRICS_PORT}/metrics")
     return sum(value for (name, labels), value in parse_exposition(text).items()
                if name == "primes_requests_total" and ("kind", kind) in labels)
-
-
-def wait_for(predicate, timeout, interval=0.25, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s (last: {value!r})")
-        time.sleep(interval)
