@@ -38,14 +38,15 @@ def _positive_seconds(text):
 
 def parse(argv, environ=os.environ):
     """(our options, the master's (host, port), Locust's arguments without ours)."""
-    parser = argparse.ArgumentParser(prog="python -m loadgen.worker", add_help=False, allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="python -m loadgen.worker", add_help=False, allow_abbrev=False,
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--master-wait", type=_non_negative_seconds,
                         default=environ.get("LOCUST_MASTER_WAIT", "0"),
                         help="give up after this many seconds without a master (0: never); env LOCUST_MASTER_WAIT")
     parser.add_argument("--master-retry-max", type=_positive_seconds,
                         default=environ.get("LOCUST_MASTER_RETRY_MAX", "10"),
                         help="longest pause between probes (s); env LOCUST_MASTER_RETRY_MAX")
-    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     ours, rest = parser.parse_known_args(argv)
     if ours.help:
         parser.print_help()

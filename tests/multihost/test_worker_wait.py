@@ -36,3 +36,21 @@ def test_bad_wrapper_flags_are_usage_errors():
     for args in (("--master-wait", "-1"), ("--master-retry-max", "0"), ("--master-port", "99999")):
         done = run_worker(*args)
         assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_pause_doubles_up_to_its_bound_and_each_change_is_one_line(caplog):
+    from loadgen.worker import wait_for_master
+    answers = iter(["connection refused"] * 7 + ["no answer (timed out)"] * 2 + [None])
+    now, pauses = [0.0], []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        now[0] += seconds
+
+    with caplog.at_level("INFO", logger="loadgen.worker"):
+        assert wait_for_master(("10.0.0.6", 5557), 0, 4, probe=lambda *_, **__: next(answers), sleep=sleep,
+                               clock=lambda: now[0])
+    assert pauses == [0.25, 0.5, 1, 2, 4, 4, 4, 4, 4]
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 3, messages  # refused, timed out, up
+    assert "connection refused" in messages[0] and "timed out" in messages[1] and "is up after 24 s" in messages[2]
