@@ -76,10 +76,15 @@ def main():
         for _ in range(args.rounds):
             for workers in WORKER_COUNTS:
                 for layout in ("across", "one-host"):
-                    rate = measure(lab, commands, layout, workers, args.users_per_worker, args.seconds, args.log_dir)
+                    name = f"{layout:9} workers={workers} users={workers * args.users_per_worker}"
+                    try:
+                        rate = measure(lab, commands, layout, workers, args.users_per_worker, args.seconds,
+                                       args.log_dir)
+                    except TimeoutError as exc:  # e.g. a starved worker marked missing: say so, go on
+                        print(f"{name}: no figure ({exc}; logs in {args.log_dir})", flush=True)
+                        continue
                     rates.setdefault((layout, workers), []).append(rate)
-                    print(f"{layout:9} workers={workers} users={workers * args.users_per_worker}: {rate:,.0f} req/s",
-                          flush=True)
+                    print(f"{name}: {rate:,.0f} req/s", flush=True)
     print(f"\n{os.cpu_count()} cores; median (min–max) of {args.rounds} rounds, {args.seconds:g} s each after a "
           "2 s warm-up")
     print(f"load average when done: {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
@@ -90,7 +95,10 @@ def main():
         return f"{statistics.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})"
 
     for workers in WORKER_COUNTS:
-        across, single = rates[("across", workers)], rates[("one-host", workers)]
+        across, single = rates.get(("across", workers)), rates.get(("one-host", workers))
+        if not across or not single:
+            print(f"| {workers} | no figure in some layout |")
+            continue
         print(f"| {workers} | {workers * args.users_per_worker} | {cell(across)} | {cell(single)} | "
               f"{statistics.median(across) / statistics.median(single):.2f} |")
 

@@ -86,11 +86,15 @@ def test_server_master_and_two_workers_on_four_hosts(lab_factory, tmp_path):
                what="two users on each worker")
     workers["load2"].kill()
     workers["load2"].wait(timeout=10)
-    report = wait_until(lambda: (r := api.report()) and "missing" in workers_by_state(r) and r, timeout=20,
-                        what="the killed worker reported missing")
+
+    def one_missing_one_running():
+        report = api.report()
+        states = {state: len(found) for state, found in workers_by_state(report).items()}
+        return report["state"] == "running" and report["worker_count"] == 1 and states == {"missing": 1,
+                                                                                            "running": 1}
+    # A loaded machine can delay a live worker's heartbeats too (it heals): wait for the settled picture.
+    wait_until(one_missing_one_running, timeout=30, interval=0.5, what="one worker missing, the other running")
     assert master.poll() is None
-    assert report["state"] == "running" and report["worker_count"] == 1
-    assert len(workers_by_state(report)["missing"]) == 1 and len(workers_by_state(report)["running"]) == 1
 
     # The rest of the load goes on: the server keeps answering, and the master keeps counting.
     server_then, sent_then = server_requests(control, server.address), requests_of(api.report())
