@@ -78,6 +78,7 @@ def main(argv=None):
         experiment = load_experiment(args.file)
         if args.command == "validate":
             backend = make_backend(args, experiment, "results")
+            backend.connect()
             problems = backend.problems()
             if problems:
                 raise SpecError(args.file, problems)

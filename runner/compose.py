@@ -66,7 +66,8 @@ class ComposeBackend:
         self.project = project or os.environ.get("COMPOSE_PROJECT_NAME") or os.path.basename(REPO_ROOT).lower()
         self.start_stack = start_stack
         self.locust_workers = workers
-        self.client = None
+        self.client = None  # the Docker SDK client and the engine's CPU count, set by connect()
+        self.host_cores = None
         self.locust = None
         self.started = False
         self.env = dict(os.environ)
@@ -77,16 +78,25 @@ class ComposeBackend:
         self.services = list(dict.fromkeys(SERVER_SERVICE.get(c.python, "server") for c in experiment.cells))
         self.profile = ["--profile", FT_PROFILE] if FT_SERVICE in self.services else []
 
-    # ---- checks before any load ----
-    def problems(self):
-        found = []
+    # ---- before any load ----
+    def connect(self):
+        """Reach the Docker engine (once): the SDK client and the engine's CPU count. Raises BackendError."""
+        if self.client is not None:
+            return
         try:
             import docker
-            self.client = docker.from_env()
-            self.client.ping()
-            self.host_cores = int(self.client.info()["NCPU"])
+            client = docker.from_env()
+            client.ping()
+            cores = int(client.info()["NCPU"])
         except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
-            return [f"the compose backend needs a reachable Docker engine: {exc}"]
+            raise BackendError(f"the compose backend needs a reachable Docker engine: {exc}") from None
+        self.client, self.host_cores = client, cores
+
+    def problems(self):
+        """What this backend cannot run, one message each; reads the engine connect() reached, changes nothing."""
+        if self.client is None:
+            return ["the compose backend is not connected to a Docker engine (connect() first)"]
+        found = []
         if self.start_stack and not os.path.exists(COMPOSE_FILE):
             found.append(f"{COMPOSE_FILE} is missing (needed to start the stack)")
         for cell in self.experiment.cells:

@@ -80,6 +80,9 @@ class NativeBackend:
         self.locust = None
         self.server = None
 
+    def connect(self):
+        """Nothing to reach: the server and Locust run on this host."""
+
     def problems(self):
         """What this backend cannot run, one message each (checked before any load)."""
         found = []

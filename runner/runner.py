@@ -63,6 +63,7 @@ def rewrite_report(out_dir):
 
 def run_experiment(experiment, backend, out_dir, stream=None):
     """Returns the exit status: 0 complete, 1 some cells failed, 130 interrupted."""
+    backend.connect()
     problems = backend.problems()
     if problems:
         raise SpecError(experiment.source, problems)  # before any load, and before any folder is made
