@@ -86,7 +86,7 @@ def test_images_are_pinned_and_overridable(resolved, empty_env_file):
     services = overridden["services"]
     assert services["prometheus"]["image"] == "example/prom:1"
     assert services["grafana"]["image"] == defaults["GRAFANA_IMAGE"]  # empty (as CI exports it) = the default
-    for name in ("server", "locust-master", "locust-worker"):
+    for name in ("server", "locust-master"):
         assert services[name]["build"]["args"]["PYTHON_IMAGE"] == "example/python:3"
     assert services["server"]["cpus"] == 0.5
     assert services["locust-worker"]["deploy"]["replicas"] == 3
@@ -140,3 +140,16 @@ def test_grafana_is_anonymous_viewer_without_a_default_admin_password(resolved):
     assert env.get("GRAFANA_ADMIN_PASSWORD") == ""
     assert "GF_SECURITY_ADMIN_PASSWORD" not in env  # set by grafana/start.sh, never a committed value
     assert env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == "/etc/grafana/dashboards/gil-lab.json"
+
+
+def test_one_locust_image_for_master_and_workers(resolved):
+    """locust-master builds the load generator's image under a name; the workers run that image, unbuilt."""
+    master, worker = resolved["services"]["locust-master"], resolved["services"]["locust-worker"]
+    assert master["image"] == worker["image"] == f"gil-lab/loadgen:{resolved['name']}"
+    assert master["build"]["context"] == os.path.join(REPO_ROOT, "loadgen")
+    assert "build" not in worker and "locust-master" in worker["depends_on"]
+
+
+def test_every_service_restarts_unless_stopped(resolved):
+    for name, service in resolved["services"].items():
+        assert service.get("restart") == "unless-stopped", name
