@@ -2,7 +2,6 @@
 # minimal blocking client, side by side against the same server, counted by the server's own metrics.
 import argparse
 import os
-import re
 import signal
 import socket
 import statistics
@@ -11,6 +10,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
 
 LOADGEN = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(LOADGEN)
@@ -27,10 +28,9 @@ while True:
     if sock.recv(4096) != b"2":
         sys.exit("wrong answer")
 """
-CHEAP_COUNTER = re.compile(r'^primes_requests_total\{[^}]*kind="cheap"[^}]*\}\s+(\S+)$', re.M)
 
 
-def free_port():
+def free_port():  # runner/backend.py has the same; loadgen/ is a build context of its own and imports nothing outside
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -38,8 +38,9 @@ def free_port():
 
 def cheap_count(metrics_url):
     with urllib.request.urlopen(metrics_url, timeout=10) as response:
-        match = CHEAP_COUNTER.search(response.read().decode())
-    return float(match.group(1)) if match else 0.0
+        families = text_string_to_metric_families(response.read().decode())
+        return sum(sample.value for family in families for sample in family.samples
+                   if sample.name == "primes_requests_total" and sample.labels.get("kind") == "cheap")
 
 
 def wait_for(url, proc, timeout=20.0):
@@ -156,7 +157,7 @@ def main():
     print(f"  Locust, one CheapUser in one process:    {locust_rate:9.0f} cheap requests/s")
     print(f"  ratio Locust / raw: {locust_rate / raw_rate:.2f} (goal >= 0.80)")
     # Each round's ratio pairs two neighbouring measurements, so it is less affected by slow drifts in load.
-    per_round = statistics.median(l / r for l, r in zip(rates["locust"], rates["raw"]))
+    per_round = statistics.median(locust / raw for locust, raw in zip(rates["locust"], rates["raw"]))
     print(f"  median of the per-round ratios: {per_round:.2f}")
     # CPU per request does not depend on what else the machine is doing: the steadiest view of the overhead.
     raw_cpu, locust_cpu = statistics.median(cpu_per_request["raw"]), statistics.median(cpu_per_request["locust"])

@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from flask import Response  # noqa: E402  (Locust's web UI is a Flask app)
 from locust import events  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
+from prometheus_client import CONTENT_TYPE_LATEST  # noqa: E402
 
 from loadgen import metrics, options, versions  # noqa: E402
 from loadgen.scenario import ScenarioError, load_scenario  # noqa: E402
@@ -66,7 +67,7 @@ def _serve_metrics(environment, runner, web_ui):
     if web_ui is not None:
         # Unauthenticated on purpose, like any Prometheus target; keep the web UI port private.
         web_ui.app.add_url_rule("/metrics", "load_metrics",
-                                lambda: Response(load.exposition(), content_type=metrics.CONTENT_TYPE))
+                                lambda: Response(load.exposition(), content_type=CONTENT_TYPE_LATEST))
     if port:
         from prometheus_client import start_http_server
         start_http_server(port, addr=options.option(environment, "prometheus_host"), registry=load.registry)

@@ -9,7 +9,6 @@ RESPONSE_TIME = "locust_response_time_seconds"  # histogram: _bucket, _sum, _cou
 USERS = "locust_users"  # gauge: users running now, by user_class
 KIND_LABEL = "kind"
 USER_CLASS_LABEL = "user_class"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Cheap answers take well under a millisecond; naive n=100000 takes most of an hour.
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 
+from runner import interpreters
 from runner.backend import REPO_ROOT
 
 
@@ -22,6 +23,7 @@ def _cpu_model():
 
 
 def _cgroup_version():
+    # The host's, for the metadata; server/cgroup.py finds the server's own cgroup (the runner never imports it).
     if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         return "v2"
     if os.path.isdir("/sys/fs/cgroup/cpu") or os.path.isdir("/sys/fs/cgroup/cpu,cpuacct"):
@@ -45,7 +47,6 @@ def _version(package):
 
 
 def collect(backend_name):
-    gil = getattr(sys, "_is_gil_enabled", None)
     status = _command("git", "status", "--porcelain", "--untracked-files=no")
     return {
         "collected_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -57,7 +58,7 @@ def collect(backend_name):
         "os": platform.platform(),
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
-        "python_gil_enabled": True if gil is None else bool(gil()),
+        "python_gil_enabled": interpreters.gil_enabled(sys.executable) != "false",
         "docker_version": _command("docker", "version", "--format", "{{.Server.Version}}"),
         "cgroup_version": _cgroup_version(),
         "locust_version": _version("locust"),

@@ -1,10 +1,8 @@
 # Read the prime server's /metrics: parse Prometheus text exposition into samples, and take deltas between scrapes.
 # The server's counters are the ground truth of what it answered; names come from the contract (server/metrics.py).
-import re
 import urllib.request
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?$')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+from prometheus_client.parser import text_string_to_metric_families
 
 REQUESTS = "primes_requests_total"
 IN_PROGRESS = "primes_requests_in_progress"
@@ -31,14 +29,9 @@ class Samples(dict):
 
 
 def parse(text):
-    samples = Samples()
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        if match:
-            samples[(match.group(1), frozenset(_LABEL.findall(match.group(2) or "")))] = float(match.group(3))
-    return samples
+    """Prometheus text exposition -> Samples (prometheus-client's parser; a malformed line raises ValueError)."""
+    return Samples(((sample.name, frozenset(sample.labels.items())), float(sample.value))
+                   for family in text_string_to_metric_families(text) for sample in family.samples)
 
 
 def scrape(url, timeout=10.0, attempts=3):

@@ -46,7 +46,7 @@ def run_client(port, seconds):
     print(count / seconds)
 
 
-def _free_port():
+def _free_port():  # runner/backend.py has the same; server/ is a build context of its own and imports nothing outside
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

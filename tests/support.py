@@ -2,7 +2,6 @@
 # Every part's tests use these, so the server is started and stopped the same way everywhere.
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -10,15 +9,8 @@ import sys
 import time
 import urllib.request
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from runner.backend import REPO_ROOT, free_port  # noqa: F401  (the tests' helpers too: one copy each)
+from runner.promtext import parse as parse_exposition  # noqa: F401
 
 
 def wait_port(port, timeout=15.0, proc=None):
@@ -38,19 +30,6 @@ def ask(sock, payload):
     """Send one request, read one answer (the seed client's send + recv(4096))."""
     sock.sendall(payload)
     return sock.recv(4096)
-
-
-def parse_exposition(text):
-    """{(name, frozenset(labels.items())): value} from Prometheus text exposition."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        if match:
-            labels = frozenset(_LABEL.findall(match.group(2) or ""))
-            samples[(match.group(1), labels)] = float(match.group(3))
-    return samples
 
 
 class RunningServer:
