@@ -29,7 +29,7 @@ class Stack:
         self.env["COMPOSE_BAKE"] = "false"
         self.env_file = env_file
 
-    def compose(self, *args, check=True, timeout=600, input=None):
+    def compose(self, *args, check=True, timeout=600, input=None):  # noqa: A002 - subprocess.run's name
         command = ["docker", "compose", "--env-file", self.env_file, "-f", COMPOSE_FILE, *args]
         result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=self.env,
                                 timeout=timeout, input=input)
