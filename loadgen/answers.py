@@ -1,5 +1,6 @@
-# The answers the client expects: the nth prime, computed once per n with a sieve (fast, unlike the server).
-# Every reply is checked against it, so a wrong answer is a Locust failure, not a silent success.
+"""The answers the client expects: the nth prime, computed once per n with a sieve (fast, unlike the server).
+Every reply is checked against it, so a wrong answer is a Locust failure, not a silent success.
+"""
 import functools
 import math
 

@@ -1,5 +1,6 @@
-# Benchmark: is Locust the bottleneck? Cheap requests/s from one Locust user (one process) and from the seed's
-# minimal blocking client, side by side against the same server, counted by the server's own metrics.
+"""Benchmark: is Locust the bottleneck? Cheap requests/s from one Locust user (one process) and from the seed's
+minimal blocking client, side by side against the same server, counted by the server's own metrics.
+"""
 import argparse
 import os
 import signal

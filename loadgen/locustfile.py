@@ -1,5 +1,6 @@
-# GIL Lab's locustfile: raw-TCP users for the prime server, the lab's arguments, the opt-in scenario shape
-# and the /metrics route. Run from the repo root: locust -f loadgen/locustfile.py [--headless -u 2 ...]
+"""GIL Lab's locustfile: raw-TCP users for the prime server, the lab's arguments, the opt-in scenario shape
+and the /metrics route. Run from the repo root: locust -f loadgen/locustfile.py [--headless -u 2 ...]
+"""
 import logging
 import os
 import sys

@@ -1,5 +1,6 @@
-# Prometheus metrics of the load Locust generates (requests, failures, response times by kind; users by class).
-# Metric names are defined here once; other parts import them. A fresh CollectorRegistry, never the global one.
+"""Prometheus metrics of the load Locust generates (requests, failures, response times by kind; users by class).
+Metric names are defined here once; other parts import them. A fresh CollectorRegistry, never the global one.
+"""
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 

@@ -1,5 +1,6 @@
-# The lab's own Locust command-line arguments (each also an env var, most also editable in the web UI).
-# Registered through Locust's init_command_line_parser event; read back from environment.parsed_options.
+"""The lab's own Locust command-line arguments (each also an env var, most also editable in the web UI).
+Registered through Locust's init_command_line_parser event; read back from environment.parsed_options.
+"""
 from loadgen.tcp_client import FRAMINGS
 
 # Naive n=100000 takes about 47 minutes alone on one core of the 2-core dev machine (extrapolated from measured

@@ -1,5 +1,6 @@
-# Scenario files: the lesson's phases (how many cheap and expensive users, for how long) as YAML.
-# load_scenario() validates the whole file before any load starts and names the exact problem.
+"""Scenario files: the lesson's phases (how many cheap and expensive users, for how long) as YAML.
+load_scenario() validates the whole file before any load starts and names the exact problem.
+"""
 import dataclasses
 import os
 

@@ -1,5 +1,6 @@
-# The lesson as a LoadTestShape: each scenario phase names how many cheap and expensive users run, and for how long.
-# Opt-in: the locustfile keeps it only when --scenario is given (or it is picked in the web UI's class picker).
+"""The lesson as a LoadTestShape: each scenario phase names how many cheap and expensive users run, and for how long.
+Opt-in: the locustfile keeps it only when --scenario is given (or it is picked in the web UI's class picker).
+"""
 import logging
 
 from locust import LoadTestShape

@@ -1,5 +1,6 @@
-# Where the load goes: parse Locust's --host ("host:port" or "tcp://host:port") into an address.
-# DEFAULT_PORT copies server.config.DEFAULT_PORT (loadgen is its own build context); a test checks they agree.
+"""Where the load goes: parse Locust's --host ("host:port" or "tcp://host:port") into an address.
+DEFAULT_PORT copies server.config.DEFAULT_PORT (loadgen is its own build context); a test checks they agree.
+"""
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 25000
 DEFAULT_TARGET = f"{DEFAULT_HOST}:{DEFAULT_PORT}"

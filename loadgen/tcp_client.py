@@ -1,5 +1,6 @@
-# A raw-TCP Locust client for the prime server: one persistent connection, one round trip per request.
-# Every request (success or failure) fires environment.events.request, so stats, CSV, HTML and metrics see it.
+"""A raw-TCP Locust client for the prime server: one persistent connection, one round trip per request.
+Every request (success or failure) fires environment.events.request, so stats, CSV, HTML and metrics see it.
+"""
 import logging
 import socket
 import time

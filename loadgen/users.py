@@ -1,5 +1,6 @@
-# The lesson's two clients as Locust users: CheapUser (run_simple_client) and ExpensiveUser (run_long_request).
-# Requests are named by kind ("cheap", "expensive"), never by the raw n; every answer is checked.
+"""The lesson's two clients as Locust users: CheapUser (run_simple_client) and ExpensiveUser (run_long_request).
+Requests are named by kind ("cheap", "expensive"), never by the raw n; every answer is checked.
+"""
 import logging
 
 from locust import User, task

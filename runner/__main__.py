@@ -1,5 +1,6 @@
-# Command line of the experiment runner: `run` a YAML matrix on a backend, `compare` two results folders,
-# `validate` a file without running it. Every flag also reads an EXPERIMENT_* environment variable.
+"""Command line of the experiment runner: `run` a YAML matrix on a backend, `compare` two results folders,
+`validate` a file without running it. Every flag also reads an EXPERIMENT_* environment variable.
+"""
 import argparse
 import os
 import sys

@@ -1,5 +1,6 @@
-# `compare A B`: two results folders (two hosts, or two runs) side by side, cell by cell, as a Markdown table.
-# Cells are matched by their stable id; a cell measured on only one side is listed with a dash on the other.
+"""`compare A B`: two results folders (two hosts, or two runs) side by side, cell by cell, as a Markdown table.
+Cells are matched by their stable id; a cell measured on only one side is listed with a dash on the other.
+"""
 import json
 import os
 

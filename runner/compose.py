@@ -1,5 +1,6 @@
-# Compose backend: the lab's Docker stack (server or its free-threaded twin, Locust master and workers) driven through
-# the Docker SDK. CPU limits change live (container update), the switch interval via the server's control CLI.
+"""Compose backend: the lab's Docker stack (server or its free-threaded twin, Locust master and workers) driven through
+the Docker SDK. CPU limits change live (container update), the switch interval via the server's control CLI.
+"""
 import os
 import subprocess
 import time

@@ -1,5 +1,6 @@
-# Host metadata written next to every result: what machine, kernel, Python, Docker, cgroup and Locust measured it.
-# Two results folders from two hosts can only be compared if each says where it came from.
+"""Host metadata written next to every result: what machine, kernel, Python, Docker, cgroup and Locust measured it.
+Two results folders from two hosts can only be compared if each says where it came from.
+"""
 import datetime
 import importlib.metadata
 import os

@@ -1,5 +1,6 @@
-# The native backend's python axis: which interpreter runs the server for `gil`, `free-threaded` or a path.
-# A free-threaded build is looked for on PATH (python3.14t, python3.13t) unless EXPERIMENT_FREE_THREADED_PYTHON names one.
+"""The native backend's python axis: which interpreter runs the server for `gil`, `free-threaded` or a path.
+A free-threaded build is looked for on PATH (python3.14t, python3.13t) unless EXPERIMENT_FREE_THREADED_PYTHON names one.
+"""
 import os
 import shutil
 import subprocess

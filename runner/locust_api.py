@@ -1,5 +1,6 @@
-# Drive a running Locust (our native one, or the stack's master) through its web REST API.
-# /swarm starts a load with the lab's --expensive-users mix, /stats/reset opens a measurement window, /stop ends it.
+"""Drive a running Locust (our native one, or the stack's master) through its web REST API.
+/swarm starts a load with the lab's --expensive-users mix, /stats/reset opens a measurement window, /stop ends it.
+"""
 import csv
 import io
 import time

@@ -1,5 +1,6 @@
-# How one cell is measured, the same way on every backend: phase "alone" (cheap stream only), then phase "with"
-# (cheap + expensive streams), each a warm-up and a measurement window read from the server's counters and Locust.
+"""How one cell is measured, the same way on every backend: phase "alone" (cheap stream only), then phase "with"
+(cheap + expensive streams), each a warm-up and a measurement window read from the server's counters and Locust.
+"""
 import time
 
 from runner import promtext

@@ -1,5 +1,6 @@
-# Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, limited to whole cores by
-# CPU affinity, loaded by one local Locust process (web API on 127.0.0.1) pinned to the remaining cores.
+"""Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, limited to whole cores by
+CPU affinity, loaded by one local Locust process (web API on 127.0.0.1) pinned to the remaining cores.
+"""
 import dataclasses
 import os
 import signal

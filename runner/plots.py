@@ -1,5 +1,6 @@
-# PNG plots of a results summary (matplotlib, Agg): cheap throughput vs switch interval, vs CPU limit, convoy ratio.
-# Each plot is meant to be read at a glance: medians as markers, min-max spread as error bars, labelled axes.
+"""PNG plots of a results summary (matplotlib, Agg): cheap throughput vs switch interval, vs CPU limit, convoy ratio.
+Each plot is meant to be read at a glance: medians as markers, min-max spread as error bars, labelled axes.
+"""
 import os
 
 import matplotlib

@@ -1,5 +1,6 @@
-# The progress line while an experiment runs: a bar of cell runs done, the current cell and phase, and an ETA.
-# On a terminal it redraws one line; otherwise (CI logs, pipes) it prints a line only when the phase changes.
+"""The progress line while an experiment runs: a bar of cell runs done, the current cell and phase, and an ETA.
+On a terminal it redraws one line; otherwise (CI logs, pipes) it prints a line only when the phase changes.
+"""
 import sys
 import time
 

@@ -1,5 +1,6 @@
-# Read the prime server's /metrics: parse Prometheus text exposition into samples, and take deltas between scrapes.
-# The server's counters are the ground truth of what it answered; names come from the contract (server/metrics.py).
+"""Read the prime server's /metrics: parse Prometheus text exposition into samples, and take deltas between scrapes.
+The server's counters are the ground truth of what it answered; names come from the contract (server/metrics.py).
+"""
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families

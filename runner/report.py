@@ -1,5 +1,6 @@
-# The Markdown report of a results folder: host, status, the lesson table (median [min-max]), errors, plots.
-# Written after every run, also an interrupted one (it then says how many cells were finished).
+"""The Markdown report of a results folder: host, status, the lesson table (median [min-max]), errors, plots.
+Written after every run, also an interrupted one (it then says how many cells were finished).
+"""
 import os
 
 from runner.plots import FILES

@@ -1,5 +1,6 @@
-# The results folder: one JSON per measured cell, results.csv (stable, documented columns) and the summary
-# (median and spread over repetitions) that the report, the plots and `compare` read.
+"""The results folder: one JSON per measured cell, results.csv (stable, documented columns) and the summary
+(median and spread over repetitions) that the report, the plots and `compare` read.
+"""
 import csv
 import json
 import math

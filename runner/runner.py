@@ -1,5 +1,6 @@
-# Runs every cell of an experiment on a backend and keeps the results folder valid after each one.
-# Ctrl-C (SIGINT) or SIGTERM stops cleanly: the backend stops what it started, finished cells are reported.
+"""Runs every cell of an experiment on a backend and keeps the results folder valid after each one.
+Ctrl-C (SIGINT) or SIGTERM stops cleanly: the backend stops what it started, finished cells are reported.
+"""
 import dataclasses
 import datetime
 import json

@@ -1,5 +1,6 @@
-# The experiment file: YAML matrix (model x switch interval x CPU limit x load x ...) -> validated list of cells.
-# Every error in the file is collected and reported at once, one line each, before any load starts.
+"""The experiment file: YAML matrix (model x switch interval x CPU limit x load x ...) -> validated list of cells.
+Every error in the file is collected and reported at once, one line each, before any load starts.
+"""
 import dataclasses
 import itertools
 import math

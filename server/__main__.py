@@ -1,5 +1,6 @@
-# Entry point: `python -m server` starts the prime server (see server/main.py).
-# Handler threads may still be inside a cancelled computation at exit, so we leave without joining them.
+"""Entry point: `python -m server` starts the prime server (see server/main.py).
+Handler threads may still be inside a cancelled computation at exit, so we leave without joining them.
+"""
 import os
 import sys
 

@@ -1,5 +1,6 @@
-# Benchmark: cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server.
-# Both are measured side by side in one run, alternating, by the seed's own client in a separate process.
+"""Benchmark: cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server.
+Both are measured side by side in one run, alternating, by the seed's own client in a separate process.
+"""
 import argparse
 import os
 import socket

@@ -1,5 +1,6 @@
-# Reads the CPU limit and CPU accounting of a process's cgroup, v1 or v2, from files under a given root.
-# Roots are parameters (like prometheus-client's ProcessCollector(proc=...)) so tests use fixture trees.
+"""Reads the CPU limit and CPU accounting of a process's cgroup, v1 or v2, from files under a given root.
+Roots are parameters (like prometheus-client's ProcessCollector(proc=...)) so tests use fixture trees.
+"""
 import os
 
 V1_CPU_DIRS = ("cpu,cpuacct", "cpu", "cpuacct,cpu")

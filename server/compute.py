@@ -1,5 +1,6 @@
-# Where a request's prime is computed: in the connection's own thread, or in a pool of worker processes.
-# Both stop a computation when its connection's cancel flag is set (client gone, or the server stopping).
+"""Where a request's prime is computed: in the connection's own thread, or in a pool of worker processes.
+Both stop a computation when its connection's cancel flag is set (client gone, or the server stopping).
+"""
 import multiprocessing
 import queue
 import signal

@@ -1,5 +1,6 @@
-# The server's configuration: every flag, its default and its environment variable, defined once.
-# Flag --foo-bar is also read from PRIMES_FOO_BAR; a flag given on the command line wins.
+"""The server's configuration: every flag, its default and its environment variable, defined once.
+Flag --foo-bar is also read from PRIMES_FOO_BAR; a flag given on the command line wins.
+"""
 import argparse
 import dataclasses
 import os

@@ -1,5 +1,6 @@
-# Client connections and the watcher that notices when a client goes away mid-computation.
-# The watcher is one thread blocked in epoll: it wakes only when a peer hangs up, never on a timer.
+"""Client connections and the watcher that notices when a client goes away mid-computation.
+The watcher is one thread blocked in epoll: it wakes only when a peer hangs up, never on a timer.
+"""
 import select
 import socket
 import struct

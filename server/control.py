@@ -1,5 +1,6 @@
-# The control endpoint: read or change the running server's switch interval over HTTP, without a restart.
-# `python -m server.control switch-interval [SECONDS]` is its command-line client.
+"""The control endpoint: read or change the running server's switch interval over HTTP, without a restart.
+`python -m server.control switch-interval [SECONDS]` is its command-line client.
+"""
 import argparse
 import http.server
 import json

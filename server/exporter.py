@@ -1,5 +1,6 @@
-# The Prometheus exporter: a separate process that serves /metrics for the prime server.
-# It shares no GIL with the compute process, so a scrape stays fast while a request hogs the server's GIL.
+"""The Prometheus exporter: a separate process that serves /metrics for the prime server.
+It shares no GIL with the compute process, so a scrape stays fast while a request hogs the server's GIL.
+"""
 import argparse
 import os
 import signal

@@ -1,5 +1,6 @@
-# A leaner multiprocess value for prometheus-client: same files, same format, fewer steps per update.
-# The request path updates several metrics per request; this keeps that cost small next to a round trip.
+"""A leaner multiprocess value for prometheus-client: same files, same format, fewer steps per update.
+The request path updates several metrics per request; this keeps that cost small next to a round trip.
+"""
 import os
 import struct
 import threading

@@ -1,5 +1,6 @@
-# The container's health check: ask the running server for the first prime over its own TCP port.
-# Exit 0 if it answers "2", 1 otherwise; used by the Dockerfile's HEALTHCHECK and compose.
+"""The container's health check: ask the running server for the first prime over its own TCP port.
+Exit 0 if it answers "2", 1 otherwise; used by the Dockerfile's HEALTHCHECK and compose.
+"""
 import os
 import socket
 import sys

@@ -1,5 +1,6 @@
-# Starts the prime server: sockets, the exporter process, the compute model, the monitor; stops it on a signal.
-# SIGTERM/SIGINT stop it within about a second, even with an expensive computation running.
+"""Starts the prime server: sockets, the exporter process, the compute model, the monitor; stops it on a signal.
+SIGTERM/SIGINT stop it within about a second, even with an expensive computation running.
+"""
 import logging
 import os
 import platform

@@ -1,5 +1,6 @@
-# The server's request metrics, written by the compute process into prometheus-client's multiprocess files.
-# The exporter (server/exporter.py) reads those files from another process, so a scrape never needs our GIL.
+"""The server's request metrics, written by the compute process into prometheus-client's multiprocess files.
+The exporter (server/exporter.py) reads those files from another process, so a scrape never needs our GIL.
+"""
 import os
 from bisect import bisect_left
 

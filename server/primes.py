@@ -1,5 +1,6 @@
-# The lesson's computation: the nth prime by trial division, pure Python bytecode that holds the GIL.
-# `naive` is the seed's own loop (div <= num / 2); `sqrt` stops at the square root, for when latency matters.
+"""The lesson's computation: the nth prime by trial division, pure Python bytecode that holds the GIL.
+`naive` is the seed's own loop (div <= num / 2); `sqrt` stops at the square root, for when latency matters.
+"""
 
 
 def is_prime_naive(num):

@@ -1,5 +1,6 @@
-# The wire protocol: how bytes from a client become requests, and how answers and errors are framed.
-# Bare framing (the seed: one recv is one request, answer without newline) and line framing (n\n, pipelined).
+r"""The wire protocol: how bytes from a client become requests, and how answers and errors are framed.
+Bare framing (the seed: one recv is one request, answer without newline) and line framing (n\n, pipelined).
+"""
 
 NOT_AN_INTEGER = "not_an_integer"
 N_TOO_SMALL = "n_too_small"

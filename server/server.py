@@ -1,5 +1,6 @@
-# The prime service itself: accept connections, read requests, answer with the nth prime.
-# The concurrency model decides who runs a connection: a new thread, a bounded pool, or one at a time.
+"""The prime service itself: accept connections, read requests, answer with the nth prime.
+The concurrency model decides who runs a connection: a new thread, a bounded pool, or one at a time.
+"""
 import logging
 import socket
 import threading

@@ -1,5 +1,6 @@
-# Test-session settings shared by every area: artifacts folder and the Docker requirement rule.
-# Docker tests skip with a reason where no engine is reachable, but under CI=true a missing engine fails.
+"""Test-session settings shared by every area: artifacts folder and the Docker requirement rule.
+Docker tests skip with a reason where no engine is reachable, but under CI=true a missing engine fails.
+"""
 import os
 import shutil
 import subprocess

@@ -1,5 +1,6 @@
-# Shared test helpers: start the real prime server as a process on free 127.0.0.1 ports, scrape it, talk to it.
-# Every part's tests use these, so the server is started and stopped the same way everywhere.
+"""Shared test helpers: start the real prime server as a process on free 127.0.0.1 ports, scrape it, talk to it.
+Every part's tests use these, so the server is started and stopped the same way everywhere.
+"""
 import contextlib
 import os
 import signal

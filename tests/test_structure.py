@@ -46,3 +46,13 @@ def test_the_check_sees_the_imports_there_are():
     for part in FORBIDDEN:
         assert any(part in imported_packages(path) for path in sources(part)), part
     assert set().union(*map(imported_packages, sources("tests"))) >= PACKAGES
+
+
+@pytest.mark.parametrize("part", [*FORBIDDEN, "tests"])
+def test_every_module_opens_with_a_docstring(part):
+    missing = []
+    for path in sources(part):
+        with open(path, encoding="utf-8") as f:
+            if ast.get_docstring(ast.parse(f.read())) is None:
+                missing.append(os.path.relpath(path, REPO_ROOT))
+    assert not missing, f"modules without a docstring (a header comment is not one): {missing}"

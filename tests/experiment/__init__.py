@@ -1,0 +1,1 @@
+"""The experiment runner's tests (runner/): native and compose runs, bad files, the python axis."""

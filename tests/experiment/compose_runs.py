@@ -1,5 +1,6 @@
-# One compose-backend run of the experiment runner for a test: a unique project, the stack always taken down
-# (with every profile), its compose log kept as a test artifact, and a check that no container was left behind.
+"""One compose-backend run of the experiment runner for a test: a unique project, the stack always taken down
+(with every profile), its compose log kept as a test artifact, and a check that no container was left behind.
+"""
 import os
 import subprocess
 import uuid

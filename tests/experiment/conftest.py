@@ -1,5 +1,6 @@
-# Fixtures of the experiment runner's tests: run `python -m runner` as a real subprocess on a
-# small YAML matrix (real server, real Locust), once per session, and hand its results folder to the tests.
+"""Fixtures of the experiment runner's tests: run `python -m runner` as a real subprocess on a
+small YAML matrix (real server, real Locust), once per session, and hand its results folder to the tests.
+"""
 import subprocess
 import sys
 import textwrap

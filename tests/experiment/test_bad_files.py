@@ -1,5 +1,6 @@
-# Bad experiment files: each is refused before any load starts, with one clear message per problem,
-# by the parser and by the real command line (exit status 2, no results folder made).
+"""Bad experiment files: each is refused before any load starts, with one clear message per problem,
+by the parser and by the real command line (exit status 2, no results folder made).
+"""
 import os
 
 import pytest

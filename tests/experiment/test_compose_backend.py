@@ -1,5 +1,6 @@
-# The compose backend in the real Docker engine: it starts the stack's server and Locust on free ports, applies
-# two CPU limits live (container update), measures each through the Locust master, writes results, cleans up.
+"""The compose backend in the real Docker engine: it starts the stack's server and Locust on free ports, applies
+two CPU limits live (container update), measures each through the Locust master, writes results, cleans up.
+"""
 import csv
 import json
 import textwrap

@@ -1,5 +1,6 @@
-# The python axis through the compose backend in the real Docker engine: one tiny run on the GIL server and its
-# free-threaded twin (server-ft), the GIL state each reported recorded in the CSV, the report and compare.
+"""The python axis through the compose backend in the real Docker engine: one tiny run on the GIL server and its
+free-threaded twin (server-ft), the GIL state each reported recorded in the CSV, the report and compare.
+"""
 import csv
 import textwrap
 

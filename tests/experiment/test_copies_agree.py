@@ -1,5 +1,6 @@
-# Names the experiment runner keeps its own copy of (loadgen is its own build context) must match their source:
-# the server's models and algorithms, and compose.yaml's services, ports and variables.
+"""Names the experiment runner keeps its own copy of (loadgen is its own build context) must match their source:
+the server's models and algorithms, and compose.yaml's services, ports and variables.
+"""
 import yaml
 
 from runner import compose, spec

@@ -1,5 +1,6 @@
-# Ctrl-C mid-run: a real SIGINT to a real `run` while a cell is measuring with the expensive request in flight
-# leaves no server, worker, exporter or Locust process behind, and a valid partial report of the finished cells.
+"""Ctrl-C mid-run: a real SIGINT to a real `run` while a cell is measuring with the expensive request in flight
+leaves no server, worker, exporter or Locust process behind, and a valid partial report of the finished cells.
+"""
 import csv
 import json
 import os

@@ -1,5 +1,6 @@
-# The native backend end to end: a real run of a 4-cell matrix writes every output file with the documented
-# columns, and reproduces the lesson's qualitative result (wide margins: these machines are 2-core and noisy).
+"""The native backend end to end: a real run of a 4-cell matrix writes every output file with the documented
+columns, and reproduces the lesson's qualitative result (wide margins: these machines are 2-core and noisy).
+"""
 import csv
 import json
 import os

@@ -1,5 +1,6 @@
-# The python axis (issue 7): gil / free-threaded name the server's build; the native backend maps them to
-# interpreters here (skipping free-threaded cells it cannot run, with one note), the compose backend to its services.
+"""The python axis (issue 7): gil / free-threaded name the server's build; the native backend maps them to
+interpreters here (skipping free-threaded cells it cannot run, with one note), the compose backend to its services.
+"""
 import os
 import sys
 

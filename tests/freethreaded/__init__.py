@@ -1,0 +1,1 @@
+"""The free-threaded server image's tests and benchmark."""

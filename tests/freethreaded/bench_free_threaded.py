@@ -1,5 +1,6 @@
-# Benchmark: the GIL and free-threaded server images side by side in one run, printing cheap requests/s
-# alone and with one expensive request in flight, and the free-threaded build's single-thread overhead.
+"""Benchmark: the GIL and free-threaded server images side by side in one run, printing cheap requests/s
+alone and with one expensive request in flight, and the free-threaded build's single-thread overhead.
+"""
 import argparse
 import statistics
 import sys

@@ -1,5 +1,6 @@
-# Fixtures of the free-threaded area: both server images built once per session, one container per build.
-# Every container is removed at the end, its log tail printed for a failing run's post-mortem.
+"""Fixtures of the free-threaded area: both server images built once per session, one container per build.
+Every container is removed at the end, its log tail printed for a failing run's post-mortem.
+"""
 import pytest
 
 from tests.freethreaded.images import PYTHON_BUILDS, Container, build

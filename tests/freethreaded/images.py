@@ -1,5 +1,6 @@
-# The server image in both builds (gil, free-threaded) and throwaway containers of it, for tests and benchmark.
-# Containers publish only on 127.0.0.1, have unique names, and are always removed by their owner.
+"""The server image in both builds (gil, free-threaded) and throwaway containers of it, for tests and benchmark.
+Containers publish only on 127.0.0.1, have unique names, and are always removed by their owner.
+"""
 import json
 import time
 import urllib.request

@@ -1,5 +1,6 @@
-# server/Dockerfile read as text (no engine needed): the copies its build context forces agree with their
-# sources (ports, base image tags), and each PYTHON_BUILD value has its runtime stage and the shared final one.
+"""server/Dockerfile read as text (no engine needed): the copies its build context forces agree with their
+sources (ports, base image tags), and each PYTHON_BUILD value has its runtime stage and the shared final one.
+"""
 import os
 import re
 

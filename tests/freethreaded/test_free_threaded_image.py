@@ -1,5 +1,6 @@
-# The same server on a free-threaded CPython (built from Debian's source by server/Dockerfile) and on the GIL
-# build, side by side in the real Docker engine: GIL state, protocol, exact totals, the convoy gone without the GIL.
+"""The same server on a free-threaded CPython (built from Debian's source by server/Dockerfile) and on the GIL
+build, side by side in the real Docker engine: GIL state, protocol, exact totals, the convoy gone without the GIL.
+"""
 import socket
 import threading
 

@@ -1,0 +1,1 @@
+"""The load side's tests (loadgen/): Locust users, scenarios, metrics, the image."""

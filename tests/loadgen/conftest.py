@@ -1,5 +1,6 @@
-# Helpers for the load-side tests: run the real Locust (as docs/loadgen.md does) against the real server on loopback.
-# Every run is bounded: -t on the Locust side and a subprocess timeout on ours.
+"""Helpers for the load-side tests: run the real Locust (as docs/loadgen.md does) against the real server on loopback.
+Every run is bounded: -t on the Locust side and a subprocess timeout on ours.
+"""
 import csv
 import os
 import subprocess

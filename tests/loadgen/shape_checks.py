@@ -1,5 +1,6 @@
-# Checks of the scenario shape's steps, run by test_scenario_shape.py in a fresh interpreter: importing Locust
-# monkey-patches the process with gevent, which must not happen inside the shared pytest process.
+"""Checks of the scenario shape's steps, run by test_scenario_shape.py in a fresh interpreter: importing Locust
+monkey-patches the process with gevent, which must not happen inside the shared pytest process.
+"""
 from loadgen.scenario import Scenario
 from loadgen.shape import ScenarioShape
 from loadgen.users import CheapUser, ExpensiveUser

@@ -1,5 +1,6 @@
-# The lesson through Locust: a scenario (cheap alone, an expensive user joins, then leaves) against the real
-# thread-model server. The cheap rate while the expensive request runs is less than half the cheap-only rate.
+"""The lesson through Locust: a scenario (cheap alone, an expensive user joins, then leaves) against the real
+thread-model server. The cheap rate while the expensive request runs is less than half the cheap-only rate.
+"""
 import csv
 import os
 

@@ -1,5 +1,6 @@
-# A distributed run on loopback: a Locust master and two worker processes against the real server.
-# The master's totals (its stats and its /metrics) equal the sum of what each worker says it sent.
+"""A distributed run on loopback: a Locust master and two worker processes against the real server.
+The master's totals (its stats and its /metrics) equal the sum of what each worker says it sent.
+"""
 import time
 
 from loadgen import metrics

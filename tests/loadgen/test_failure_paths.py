@@ -1,5 +1,6 @@
-# Failure paths: no server, the server killed mid-run, the server answering ERR. Each gives failures in
-# Locust's statistics (not a crash or a traceback flood), a bounded retry rate, and a run that ends on time.
+"""Failure paths: no server, the server killed mid-run, the server answering ERR. Each gives failures in
+Locust's statistics (not a crash or a traceback flood), a bounded retry rate, and a run that ends on time.
+"""
 import os
 import time
 

@@ -1,5 +1,6 @@
-# Headless Locust runs against the real server: Locust's counts agree with the server's /metrics, the CSV and
-# HTML report land in the folder asked for, and the expensive stream completes with correct answers.
+"""Headless Locust runs against the real server: Locust's counts agree with the server's /metrics, the CSV and
+HTML report land in the folder asked for, and the expensive stream completes with correct answers.
+"""
 import os
 
 from tests.loadgen.conftest import assert_clean_exit, read_failures, read_final, read_stats, run_locust

@@ -1,5 +1,6 @@
-# The Locust side's /metrics (on the web UI's port): requests, failures, response times by kind and users by
-# class agree with Locust's own statistics and with the server's, and stay monotonic across test runs.
+"""The Locust side's /metrics (on the web UI's port): requests, failures, response times by kind and users by
+class agree with Locust's own statistics and with the server's, and stay monotonic across test runs.
+"""
 from loadgen import metrics
 from tests.loadgen.conftest import assert_clean_exit, sample, start_web_locust, stop_process
 from tests.support import run_server, wait_until

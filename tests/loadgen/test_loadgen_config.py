@@ -1,5 +1,6 @@
-# The load side's settings: --host parsing, the default port agreeing with the server's, the answers it expects.
-# Pure functions: no server needed.
+"""The load side's settings: --host parsing, the default port agreeing with the server's, the answers it expects.
+Pure functions: no server needed.
+"""
 import pytest
 
 from loadgen.answers import expected_answer, nth_prime

@@ -1,5 +1,6 @@
-# The load generator's Docker image in the real engine: builds from loadgen/ alone, runs non-root with the pinned
-# Locust, drives the real server as a headless run, and as a master its HEALTHCHECK turns healthy.
+"""The load generator's Docker image in the real engine: builds from loadgen/ alone, runs non-root with the pinned
+Locust, drives the real server as a headless run, and as a master its HEALTHCHECK turns healthy.
+"""
 import json
 import os
 import re

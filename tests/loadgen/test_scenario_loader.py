@@ -1,5 +1,6 @@
-# The YAML scenario loader: the shipped lesson file loads, each kind of bad file gives its own clear error,
-# and Locust given a bad file exits before any load reaches the server.
+"""The YAML scenario loader: the shipped lesson file loads, each kind of bad file gives its own clear error,
+and Locust given a bad file exits before any load reaches the server.
+"""
 import textwrap
 
 import pytest

@@ -1,5 +1,6 @@
-# The scenario shape's steps: from the users running to a phase's users, one Locust dispatch per tick, knowing
-# that Locust stops the newest users first. (The shape running for real is in test_convoy_through_locust.py.)
+"""The scenario shape's steps: from the users running to a phase's users, one Locust dispatch per tick, knowing
+that Locust stops the newest users first. (The shape running for real is in test_convoy_through_locust.py.)
+"""
 import subprocess
 import sys
 

@@ -1,5 +1,6 @@
-# The Locust web UI as a person uses it: a real headless Chromium sets the user mix and the lab's custom fields,
-# starts a swarm against the real server, sees requests counted, stops it; a screenshot is kept as an artifact.
+"""The Locust web UI as a person uses it: a real headless Chromium sets the user mix and the lab's custom fields,
+starts a swarm against the real server, sees requests counted, stops it; a screenshot is kept as an artifact.
+"""
 import os
 import shutil
 import tempfile

@@ -1,0 +1,1 @@
+"""The prime server's tests (server/): protocol, metrics, lifecycle, cgroup, the image."""

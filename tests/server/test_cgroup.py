@@ -1,5 +1,6 @@
-# The cgroup readers on fixture trees of both cgroup versions, and the collector's exact exposition.
-# Like prometheus-client's ProcessCollector(proc=...), the readers take their roots as parameters.
+"""The cgroup readers on fixture trees of both cgroup versions, and the collector's exact exposition.
+Like prometheus-client's ProcessCollector(proc=...), the readers take their roots as parameters.
+"""
 import os
 
 import pytest

@@ -1,4 +1,4 @@
-# Configuration: defaults, environment variables, flags overriding them, bad values, and a --help that tells all.
+"""Configuration: defaults, environment variables, flags overriding them, bad values, and a --help that tells all."""
 import subprocess
 import sys
 

@@ -1,5 +1,6 @@
-# The lesson itself, asserted with wide margins: a hog starves the cheap stream in the thread model, not in
-# the process model; and /metrics stays fast at any switch interval because the exporter has its own GIL.
+"""The lesson itself, asserted with wide margins: a hog starves the cheap stream in the thread model, not in
+the process model; and /metrics stays fast at any switch interval because the exporter has its own GIL.
+"""
 import statistics
 import time
 import urllib.request

@@ -1,5 +1,6 @@
-# The server's Docker image in the real engine: builds from server/ alone, runs non-root, answers on its
-# published 127.0.0.1 port, reports its cgroup CPU limit (and follows `docker update`), and stops fast.
+"""The server's Docker image in the real engine: builds from server/ alone, runs non-root, answers on its
+published 127.0.0.1 port, reports its cgroup CPU limit (and follows `docker update`), and stops fast.
+"""
 import json
 import time
 import uuid

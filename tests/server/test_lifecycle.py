@@ -1,5 +1,6 @@
-# Cancellation on disconnect, stopping on SIGTERM/SIGINT, and bad start-up conditions, with the real process.
-# "Stops" is checked the way a user would: the in-progress gauge and the server's CPU time go quiet.
+"""Cancellation on disconnect, stopping on SIGTERM/SIGINT, and bad start-up conditions, with the real process.
+"Stops" is checked the way a user would: the in-progress gauge and the server's CPU time go quiet.
+"""
 import signal
 import socket
 import subprocess

@@ -1,5 +1,6 @@
-# The server's metrics as the exporter serves them: a fresh registry over the multiprocess files, exact text.
-# This pins our lean value class (server/fastvalue.py) to the format prometheus-client itself reads.
+"""The server's metrics as the exporter serves them: a fresh registry over the multiprocess files, exact text.
+This pins our lean value class (server/fastvalue.py) to the format prometheus-client itself reads.
+"""
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 

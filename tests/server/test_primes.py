@@ -1,5 +1,6 @@
-# The lesson's computation: known values, cancellation, and that the hot loop stays pure bytecode.
-# Fidelity matters: the experiment must measure the GIL, not extra calls we slipped into the loop.
+"""The lesson's computation: known values, cancellation, and that the hot loop stays pure bytecode.
+Fidelity matters: the experiment must measure the GIL, not extra calls we slipped into the loop.
+"""
 import dis
 import threading
 import time

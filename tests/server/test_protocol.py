@@ -1,5 +1,6 @@
-# Framing and parsing rules of the wire protocol, byte for byte (docs/protocol.md documents the same rules).
-# These are the pure functions; tests/server/test_server_protocol.py checks them over real sockets.
+"""Framing and parsing rules of the wire protocol, byte for byte (docs/protocol.md documents the same rules).
+These are the pure functions; tests/server/test_server_protocol.py checks them over real sockets.
+"""
 import pytest
 
 from server.protocol import Framer, ProtocolError, parse_n

@@ -1,5 +1,6 @@
-# The protocol over real sockets against the real server process, for every concurrency model.
-# Seed clients unchanged, newline and pipelined clients, every bad input, and the server serving others throughout.
+"""The protocol over real sockets against the real server process, for every concurrency model.
+Seed clients unchanged, newline and pipelined clients, every bad input, and the server serving others throughout.
+"""
 import socket
 import threading
 

@@ -1,5 +1,6 @@
-# Fixtures of the stack tests: a real promtool (host binary or PROMETHEUS_IMAGE's), and an empty env file
-# so `docker compose` sees compose.yaml's own defaults, never a developer's .env.
+"""Fixtures of the stack tests: a real promtool (host binary or PROMETHEUS_IMAGE's), and an empty env file
+so `docker compose` sees compose.yaml's own defaults, never a developer's .env.
+"""
 import pytest
 
 from tests.stack.images import require_image

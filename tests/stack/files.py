@@ -1,5 +1,6 @@
-# The stack's files as data for the tests: compose.yaml, .env.example, the dashboard, the provisioning.
-# Also extracts every PromQL expression the dashboard runs, with Grafana's variables made concrete.
+"""The stack's files as data for the tests: compose.yaml, .env.example, the dashboard, the provisioning.
+Also extracts every PromQL expression the dashboard runs, with Grafana's variables made concrete.
+"""
 import json
 import os
 import re

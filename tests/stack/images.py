@@ -1,5 +1,6 @@
-# Base images in the local engine: we never pull (no registry is reachable), so a missing one is a
-# skip with the reason, or under CI=true a failure.
+"""Base images in the local engine: we never pull (no registry is reachable), so a missing one is a
+skip with the reason, or under CI=true a failure.
+"""
 import os
 import subprocess
 

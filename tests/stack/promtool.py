@@ -1,5 +1,6 @@
-# Real promtool for the stack tests: the host's if it is on PATH, else the one in PROMETHEUS_IMAGE's container.
-# The repo's prometheus/ folder is mounted read-only at the same relative layout, so rule paths resolve.
+"""Real promtool for the stack tests: the host's if it is on PATH, else the one in PROMETHEUS_IMAGE's container.
+The repo's prometheus/ folder is mounted read-only at the same relative layout, so rule paths resolve.
+"""
 import os
 import shutil
 import subprocess

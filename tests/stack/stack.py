@@ -1,5 +1,6 @@
-# A compose project of the real stack for the end-to-end test: unique project name, free loopback ports,
-# commands run through `docker compose`, and a small client for the live Prometheus HTTP API.
+"""A compose project of the real stack for the end-to-end test: unique project name, free loopback ports,
+commands run through `docker compose`, and a small client for the live Prometheus HTTP API.
+"""
 import json
 import math
 import os

@@ -1,5 +1,6 @@
-# compose.yaml as `docker compose config` resolves it: valid, secure by default, one place for defaults.
-# Checks published ports, read-only config, no Docker socket, healthchecks, and .env.example's agreement.
+"""compose.yaml as `docker compose config` resolves it: valid, secure by default, one place for defaults.
+Checks published ports, read-only config, no Docker socket, healthchecks, and .env.example's agreement.
+"""
 import json
 import os
 import subprocess

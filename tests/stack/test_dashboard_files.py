@@ -1,5 +1,6 @@
-# The Grafana side, checked statically: the dashboard JSON, its queries (parsed by real promtool), and the
-# provisioning files that tie it to Prometheus (datasource uid, scrape interval, file provider, home dashboard).
+"""The Grafana side, checked statically: the dashboard JSON, its queries (parsed by real promtool), and the
+provisioning files that tie it to Prometheus (datasource uid, scrape interval, file provider, home dashboard).
+"""
 import re
 
 from tests.stack.files import (DASHBOARD_FILE, DATASOURCE_FILE, PROMETHEUS_CONFIG, PROVIDER_FILE, COMPOSE_FILE,

@@ -1,5 +1,6 @@
-# grafana/start.sh, Grafana's entrypoint in the stack, run for real in a Debian container as a non-root user,
-# with a stand-in /run.sh that reports what Grafana would receive (no Grafana image can be had here).
+"""grafana/start.sh, Grafana's entrypoint in the stack, run for real in a Debian container as a non-root user,
+with a stand-in /run.sh that reports what Grafana would receive (no Grafana image can be had here).
+"""
 import os
 import subprocess
 

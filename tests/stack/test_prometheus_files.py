@@ -1,5 +1,6 @@
-# prometheus/ checked by the real promtool: the config, the rule files and the rules' unit tests.
-# Also: every recording rule has a unit test, and the scrape interval stays short enough for the lesson.
+"""prometheus/ checked by the real promtool: the config, the rule files and the rules' unit tests.
+Also: every recording rule has a unit test, and the scrape interval stays short enough for the lesson.
+"""
 import os
 import re
 

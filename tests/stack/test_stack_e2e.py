@@ -1,5 +1,6 @@
-# End to end in the real Docker engine: build the images, start the stack without Grafana (no Grafana image can
-# be had here), drive load through the Locust master's REST API, and check the live Prometheus answers.
+"""End to end in the real Docker engine: build the images, start the stack without Grafana (no Grafana image can
+be had here), drive load through the Locust master's REST API, and check the live Prometheus answers.
+"""
 import json
 import os
 import subprocess
