@@ -1,11 +1,17 @@
 """A raw-TCP Locust client for the prime server: one persistent connection, one round trip per request.
 Every request (success or failure) fires environment.events.request, so stats, CSV, HTML and metrics see it.
 """
+from __future__ import annotations
+
 import logging
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from loadgen.answers import expected_answer
+
+if TYPE_CHECKING:
+    from locust.event import Events
 
 REQUEST_TYPE = "TCP"
 FRAMINGS = ("bare", "line")
@@ -53,8 +59,9 @@ class _OutageLog:
 class PrimeClient:
     """Asks the server for the nth prime, over and over, on one connection; checks every answer."""
 
-    def __init__(self, events, host, port, name, n, timeout, connect_timeout=5.0, framing="bare",
-                 backoff_max=2.0, backoff_first=0.05):
+    def __init__(self, events: Events, host: str, port: int, name: str, n: int, timeout: float,
+                 connect_timeout: float = 5.0, framing: str = "bare", backoff_max: float = 2.0,
+                 backoff_first: float = 0.05) -> None:
         if framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
         self._fire = events.request.fire
@@ -73,18 +80,18 @@ class PrimeClient:
         self.sock = None
         self._context = {}
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.create_connection(self.address, timeout=self.connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeout)
         self.sock = sock
 
-    def close(self):
+    def close(self) -> None:
         sock, self.sock = self.sock, None
         if sock is not None:
             sock.close()
 
-    def ask(self):
+    def ask(self) -> bool:
         """One request, one round trip, one request event. Returns True on a correct answer."""
         start = time.perf_counter()
         try:

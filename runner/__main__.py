@@ -6,7 +6,7 @@ import os
 import sys
 
 from runner.compare import CompareError, compare
-from runner.backend import BackendError
+from runner.backend import Backend, BackendError
 from runner.spec import SpecError, load_experiment
 
 BACKENDS = ("native", "compose")
@@ -52,7 +52,7 @@ def build_parser():
     return parser
 
 
-def make_backend(args, experiment, out_dir):
+def make_backend(args, experiment, out_dir) -> Backend:
     if args.backend == "compose":
         from runner.compose import ComposeBackend
         return ComposeBackend(experiment, out_dir, project=getattr(args, "project", None),

@@ -14,9 +14,9 @@ import requests
 from runner import hostinfo, plots, report, results
 from runner.locust_api import LocustError
 from runner.measure import PhaseError, measure_cell, sleep_with
-from runner.backend import BackendError
+from runner.backend import Backend, BackendError
 from runner.progress import Progress, format_duration
-from runner.spec import SpecError
+from runner.spec import Experiment, SpecError
 
 CELL_ERRORS = (PhaseError, BackendError, LocustError, requests.RequestException, OSError)
 
@@ -62,7 +62,7 @@ def rewrite_report(out_dir):
     return finalize(out_dir, experiment, meta, rows, state, meta["cpu_cores_usable"])
 
 
-def run_experiment(experiment, backend, out_dir, stream=None):
+def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, stream=None) -> int:
     """Returns the exit status: 0 complete, 1 some cells failed, 130 interrupted."""
     backend.connect()
     problems = backend.problems()

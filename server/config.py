@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 25000
@@ -39,32 +40,32 @@ class Config:
     log_level: str = "info"
 
     @property
-    def exporter_host(self):
+    def exporter_host(self) -> str:
         return self.metrics_host or self.host
 
 
-def _positive_int(text):
+def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
 
 
-def _port(text):
+def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
     return value
 
 
-def _seconds(text):
+def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
 
 
-def _seconds_or_never(text):
+def _seconds_or_never(text: str) -> float:
     value = float(text)
     if value == 0:
         return 0.0
@@ -73,7 +74,7 @@ def _seconds_or_never(text):
     return _seconds(text)
 
 
-def _bool(text):
+def _bool(text: str) -> bool:
     lowered = str(text).strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -83,7 +84,7 @@ def _bool(text):
 
 
 # (flag, type, help); the default comes from Config, the variable from the flag's name.
-_FLAGS = [
+_FLAGS: list[tuple[str, Callable[[str], object], str]] = [
     ("--host", str, "address of the prime service (raw TCP); the container sets 0.0.0.0"),
     ("--port", _port, "TCP port of the prime service"),
     ("--metrics-host", str, "address of the Prometheus exporter; unset means the same as --host"),
@@ -108,11 +109,11 @@ _FLAGS = [
 ]
 
 
-def env_name(flag):
+def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     defaults = Config()
     parser = argparse.ArgumentParser(
         prog="python -m server",
@@ -137,7 +138,7 @@ def build_parser():
     return parser
 
 
-def parse_config(argv=None, environ=None):
+def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Flags override environment variables, which override the defaults. Bad values exit with status 2."""
     environ = os.environ if environ is None else environ
     parser = build_parser()
