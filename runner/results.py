@@ -46,7 +46,7 @@ COLUMNS = [
     ("server_gil", "primes_server_info gil_enabled of the server's interpreter"),
     ("server_python", "primes_server_info python_version of the server's interpreter"),
     ("error", "why the cell failed (status = error)"),
-    # Added with issue 7 (free-threaded Python), after the columns above:
+    # The free-threaded columns came later: appended, so older results.csv files keep their column order.
     ("python_build", "gil or free-threaded: the server's build, from its GIL state (server_gil)"),
     ("gil_enabled_alone", "primes_gil_enabled (1/0) at the end of the cheap-alone window"),
     ("gil_enabled", "primes_gil_enabled (1/0) at the end of the window with the expensive stream"),

@@ -16,7 +16,7 @@ TOP_KEYS = ("description", "repetitions", "warmup", "measure", "idle", "cheap_n"
 UNITS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\s0-9.]*)\s*$")
 ALL_CORES = "all"
-# The python axis' named builds (issue 7): the compose backend maps them to its two server services, the native
+# The python axis' named builds: the compose backend maps them to its two server services, the native
 # backend to an interpreter on this host; any other value is an interpreter path (native backend only).
 GIL, FREE_THREADED = "gil", "free-threaded"
 PYTHON_BUILDS = (GIL, FREE_THREADED)
@@ -175,7 +175,7 @@ AXES = {
     "load": (_load, {"cheap": 1, "expensive": 1}),
     "algorithm": (_algorithm, "naive"),
     "workers": (_workers, 4),
-    "python": (_python, None),  # issue 7: gil / free-threaded, or an interpreter path; checked by the backend
+    "python": (_python, None),  # gil / free-threaded, or an interpreter path; checked by the backend
 }
 
 

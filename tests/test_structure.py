@@ -56,3 +56,20 @@ def test_every_module_opens_with_a_docstring(part):
             if ast.get_docstring(ast.parse(f.read())) is None:
                 missing.append(os.path.relpath(path, REPO_ROOT))
     assert not missing, f"modules without a docstring (a header comment is not one): {missing}"
+
+
+def test_no_tracker_numbers_in_the_sources():
+    """Comments say the reason, not a tracker's number (history belongs in the commit log)."""
+    import re
+    import subprocess
+    tracked = subprocess.run(["git", "ls-files", "*.py", "*.yaml", "*.yml", "*.sh", "*.toml", "*Dockerfile"],
+                             capture_output=True, text=True, cwd=REPO_ROOT, check=True).stdout.split()
+    assert len(tracked) > 50, "git ls-files found too few sources"
+    citation = re.compile(r"\b" + "issue" + r"\s*#?\d+", re.I)
+    found = []
+    for path in tracked:
+        if path.startswith("docs/experiment/"):
+            continue  # results folders keep the experiment file exactly as it ran
+        with open(os.path.join(REPO_ROOT, path), encoding="utf-8") as f:
+            found += [f"{path}:{number}" for number, line in enumerate(f, 1) if citation.search(line)]
+    assert not found, found

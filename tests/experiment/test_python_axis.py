@@ -1,4 +1,4 @@
-"""The python axis (issue 7): gil / free-threaded name the server's build; the native backend maps them to
+"""The python axis: gil / free-threaded name the server's build; the native backend maps them to
 interpreters here (skipping free-threaded cells it cannot run, with one note), the compose backend to its services.
 """
 import os
