@@ -17,7 +17,7 @@ from loadgen import metrics, options, versions  # noqa: E402
 from loadgen.scenario import ScenarioError, load_scenario  # noqa: E402
 from loadgen.shape import ScenarioShape  # noqa: E402
 from loadgen.target import TargetError, parse_target  # noqa: E402
-from loadgen.users import CheapUser, ExpensiveUser, apply_user_mix  # noqa: E402,F401  (Locust finds them here)
+from loadgen.users import CheapUser, ExpensiveUser, PrimeUser, apply_user_mix  # noqa: E402,F401  (Locust finds them here)
 
 log = logging.getLogger("loadgen")
 
@@ -76,6 +76,7 @@ def _serve_metrics(environment, runner, web_ui):
 
 @events.test_start.add_listener
 def _on_test_start(environment, **_):
+    PrimeUser.start_over()  # users run here on a worker or a local runner
     if isinstance(environment.runner, WorkerRunner):
         return  # the dispatcher (which reads the mix) runs on the master
     apply_user_mix(environment, options.option(environment, "expensive_users"),

@@ -18,7 +18,12 @@ class PrimeUser(User):
     abstract = True
     host = DEFAULT_TARGET  # shown pre-filled in the web UI; --host / the web UI field override it
     kind = ""  # the request name and the option prefix: "cheap" or "expensive"
-    _bad_setting_logged = False
+    _bad_setting_logged = False  # per test run: start_over() at each test start
+
+    @staticmethod
+    def start_over():
+        """A new test run: a bad setting is logged again (the web form may repeat it)."""
+        PrimeUser._bad_setting_logged = False
 
     def wait_time(self):
         return self._wait

@@ -77,10 +77,16 @@ def test_bad_field_from_the_web_form(workdir):
             time.sleep(1)
             rows, state = locust.stats()
             assert "expensive" not in rows and rows["cheap"][1] == 0 and state == "running"
+            # The next run from the form repeats the mistake: it is logged again, once.
+            locust.stop_swarm()
+            wait_until(lambda: locust.stats()[1] == "stopped", timeout=15)
+            locust.swarm(user_count=2, spawn_rate=10, host=f"127.0.0.1:{server.port}", expensive_users=1,
+                         expensive_n=0)
+            wait_until(lambda: locust.stats()[0].get("cheap", (0, 0))[0] > 100, timeout=20)
         finally:
             stop_process(locust.proc)
     log = locust.log()
-    assert log.count("--expensive-n 0: must be >= 1, got 0: ExpensiveUser not started") == 1, log[-3000:]
+    assert log.count("--expensive-n 0: must be >= 1, got 0: ExpensiveUser not started") == 2, log[-3000:]
     assert_clean_exit(log)
 
 
