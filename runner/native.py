@@ -148,7 +148,8 @@ class NativeBackend:
                     tail = f.read()[-800:]
                 raise BackendError(f"the server exited with status {target.proc.returncode}:\n{tail}")
             try:
-                urllib.request.urlopen(target.control_url + "/healthz", timeout=2).read()
+                with urllib.request.urlopen(target.control_url + "/healthz", timeout=2) as response:
+                    response.read()
                 target.scrape()
                 return
             except OSError:

@@ -48,7 +48,8 @@ class CgroupCollector:
 
 
 def _process_cpu_seconds(proc, pid):
-    text = open(os.path.join(proc, str(pid), "stat")).read()
+    with open(os.path.join(proc, str(pid), "stat")) as f:
+        text = f.read()
     fields = text[text.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
