@@ -15,6 +15,12 @@ from runner.spec import ALL_CORES  # noqa: E402
 REFERENCE_POINTS = ((0.005, 100.0), (0.001, 500.0), (0.00001, 11000.0))
 LOG_FLOOR = 0.1  # a zero on a log axis is drawn here (and said so in the legend)
 FILES = ("throughput_vs_switch_interval.png", "throughput_vs_cpus.png", "convoy_ratio.png")
+X_AXIS = {FILES[0]: "switch_interval_s", FILES[1]: "cpus"}  # a plot along a matrix axis needs two values on it
+
+
+def worth_showing(summary):
+    """The plots a report shows: not one along an axis the matrix holds at a single value."""
+    return [name for name in FILES if name not in X_AXIS or len({str(e[X_AXIS[name]]) for e in summary}) > 1]
 
 
 def _median(entry, metric):

@@ -3,7 +3,7 @@ Written after every run, also an interrupted one (it then says how many cells we
 """
 import os
 
-from runner.plots import FILES
+from runner.plots import worth_showing
 from runner.results import COLUMNS, interval_label
 
 
@@ -69,7 +69,7 @@ def write(out_dir, experiment, meta, summary, rows, state):
     if errors:
         lines += ["## Errors", ""] + [f"- `{r['cell']}` repetition {r['repetition']}: {r['error']}"
                                      for r in errors] + [""]
-    lines += ["## Plots", ""] + [f"![{name}](plots/{name})" for name in FILES] + [""]
+    lines += ["## Plots", ""] + [f"![{name}](plots/{name})" for name in worth_showing(summary)] + [""]
     lines += ["## Host", "", host_table(meta), ""]
     lines += ["## Files", "", "- `results.csv`: one row per cell and repetition (columns below)",
               "- `cells/*.json`: the raw measurement of each cell run", "- `summary.json`: the table above",

@@ -140,6 +140,8 @@ def summarise(rows):
         # The GIL state the server reported in every repetition (several values would mean it changed).
         entry["server_gil"] = "/".join(sorted({m.get("server_gil", "") for m in members})) or ""
         entry["switch_interval_s"] = float(entry["switch_interval_s"])
+        for name in ("cheap_users", "expensive_users", "workers"):  # numbers, from a run or from results.csv
+            entry[name] = int(entry[name])
         entry["model_rps"] = _float(first["model_rps"])
         entry["repetitions"] = len(members)
         for metric in SUMMARY_METRICS:
