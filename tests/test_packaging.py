@@ -9,7 +9,7 @@ import pytest
 from tests.support import REPO_ROOT
 
 GROUP_FILES = {"server": "server/requirements.txt", "loadgen": "loadgen/requirements.txt",
-               "runner": "runner/requirements.txt", "tests": "tests/requirements.txt"}
+               "runner": "runner/requirements.txt", "tests": "tests/requirements.txt", "docs": "docs/requirements.txt"}
 
 
 def pyproject():
