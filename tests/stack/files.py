@@ -21,6 +21,10 @@ DASHBOARD_FILE = os.path.join(DASHBOARDS_DIR, "gil-lab.json")
 DATASOURCE_FILE = os.path.join(GRAFANA_DIR, "provisioning", "datasources", "prometheus.yml")
 PROVIDER_FILE = os.path.join(GRAFANA_DIR, "provisioning", "dashboards", "gil-lab.yml")
 GRAFANA_START = os.path.join(GRAFANA_DIR, "start.sh")
+STACK_PAGE = os.path.join(REPO_ROOT, "docs", "stack.md")
+# The stack without Grafana (an air-gapped host, CI): docs/stack.md gives this command, the end-to-end test runs it.
+WITHOUT_GRAFANA = ("server", "locust-master", "locust-worker", "prometheus")
+WITHOUT_GRAFANA_COMMAND = "docker compose up -d --wait " + " ".join(WITHOUT_GRAFANA)
 
 _INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+):-([^}]*)\}")
 # Grafana's variables, replaced by what Grafana would send for a short range at a 1 s scrape interval.

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from server import config as server_config
-from tests.stack.files import COMPOSE_FILE, ENV_EXAMPLE, compose_defaults, env_example, load_yaml
+from tests.stack.files import (COMPOSE_FILE, ENV_EXAMPLE, STACK_PAGE, WITHOUT_GRAFANA, WITHOUT_GRAFANA_COMMAND,
+                               compose_defaults, env_example, load_yaml)
 from tests.support import REPO_ROOT
 
 SERVICES = {"server", "locust-master", "locust-worker", "prometheus", "grafana"}
@@ -154,3 +155,11 @@ def test_one_locust_image_for_master_and_workers(resolved):
 def test_every_service_restarts_unless_stopped(resolved):
     for name, service in resolved["services"].items():
         assert service.get("restart") == "unless-stopped", name
+
+
+def test_the_documented_stack_without_grafana_is_every_other_service(resolved):
+    """docs/stack.md's command for a host without a Grafana image starts everything else (the end-to-end test runs it)."""
+    assert set(WITHOUT_GRAFANA) == {name for name, service in resolved["services"].items()
+                                    if name != "grafana" and not service.get("profiles")}
+    with open(STACK_PAGE) as f:
+        assert WITHOUT_GRAFANA_COMMAND in f.read()

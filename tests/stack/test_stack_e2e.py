@@ -10,13 +10,13 @@ import urllib.request
 
 import pytest
 
-from tests.stack.files import compose_defaults, concrete, dashboard_queries, load_dashboard, recording_rules
+from tests.stack.files import (WITHOUT_GRAFANA, compose_defaults, concrete, dashboard_queries, load_dashboard,
+                               recording_rules)
 from tests.stack.images import require_image
 from tests.stack.promtool import prometheus_image
 from tests.stack.stack import Prometheus, Stack, finite_values
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-WITHOUT_GRAFANA = ("server", "locust-master", "locust-worker", "prometheus")
 CHEAP_USERS = 4
 EXPENSIVE_N = 2000  # naive n=2000 takes about a second: the expensive stream completes within the test
 
