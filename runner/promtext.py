@@ -29,6 +29,11 @@ class Samples(dict):
         return [dict(labels) for (sample, labels) in self if sample == name]
 
 
+class NotExposition(OSError):
+    """A metrics URL answered with something else than Prometheus text (an OSError: the read failed, the runner
+    retries or records the cell as failed, as for a refused connection)."""
+
+
 def parse(text):
     """Prometheus text exposition -> Samples (prometheus-client's parser; a malformed line raises ValueError)."""
     return Samples(((sample.name, frozenset(sample.labels.items())), float(sample.value))
@@ -40,10 +45,15 @@ def scrape(url, timeout=10.0, attempts=3):
     for attempt in range(attempts):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                return parse(response.read().decode())
+                text = response.read().decode(errors="replace")
         except TimeoutError:
             if attempt == attempts - 1:
                 raise TimeoutError(f"scraping {url} timed out {attempts} times ({timeout:g} s each)") from None
+            continue
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise NotExposition(f"{url} did not answer with Prometheus text exposition: {exc}") from None
 
 
 def delta(before, after, name, **labels):
