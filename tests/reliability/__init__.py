@@ -1,0 +1,1 @@
+"""Misbehaving clients, processes and operators against the real server (run alone with -m reliability)."""

@@ -57,7 +57,7 @@ class Traffic:
         def run():
             try:
                 loop()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure of a traffic loop is reported at the end
                 self.failures.append(f"{loop.__name__}: {error!r}")
         return threading.Thread(target=run, name=loop.__name__)
 
