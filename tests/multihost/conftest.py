@@ -30,7 +30,7 @@ def lab_factory(netns_rights):
         for lab in labs:
             try:
                 lab.close()
-            except Exception as exc:  # close every lab, then report
+            except Exception as exc:  # noqa: BLE001 - close every lab, then report
                 errors.append(exc)
         if errors:
             raise errors[0]
