@@ -152,6 +152,20 @@ def test_one_locust_image_for_master_and_workers(resolved):
     assert "build" not in worker and "locust-master" in worker["depends_on"]
 
 
+def test_a_load_host_builds_the_workers_image_itself(docker_engine, empty_env_file):
+    """hosts/load.yaml runs workers without a master on that host: there the workers build the same image."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "SERVER_ADDRESS": "198.18.0.10",
+           "LOCUST_MASTER_ADDRESS": "198.18.0.11"}
+    result = subprocess.run(["docker", "compose", "--env-file", empty_env_file, "-f", COMPOSE_FILE, "-f",
+                             os.path.join(REPO_ROOT, "hosts", "load.yaml"), "config", "--format", "json"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    worker = resolved["services"]["locust-worker"]
+    master = compose_config(empty_env_file)["services"]["locust-master"]
+    assert worker["image"] == f"gil-lab/loadgen:{resolved['name']}" and worker["build"] == master["build"]
+
+
 def test_every_service_restarts_unless_stopped(resolved):
     for name, service in resolved["services"].items():
         assert service.get("restart") == "unless-stopped", name
