@@ -5,6 +5,23 @@ import os
 
 V1_CPU_DIRS = ("cpu,cpuacct", "cpu", "cpuacct,cpu")
 V1_CPUACCT_DIRS = ("cpu,cpuacct", "cpuacct", "cpuacct,cpu")
+# Where a cpuset's CPUs are listed: v2 file, then v1's (effective first: what the kernel really allows).
+V2_CPUSET_FILES = ("cpuset.cpus.effective",)
+V1_CPUSET_FILES = ("cpuset.effective_cpus", "cpuset.cpus")
+
+
+def parse_cpu_list(text):
+    """The kernel's CPU list format ("0-3,8,10-11") -> a frozenset of CPU numbers; ValueError if malformed."""
+    cpus = set()
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        start, end = int(first), int(last if dash else first)
+        if start < 0 or end < start:
+            raise ValueError(f"bad CPU range {part!r}")
+        cpus.update(range(start, end + 1))
+    return frozenset(cpus)
 
 
 def _read(path):
@@ -30,7 +47,7 @@ def _read_stat(path):
 
 
 class CgroupCpu:
-    """The cpu controller of `pid`'s cgroup: limit in cores and usage/throttling counters.
+    """The cpu and cpuset controllers of `pid`'s cgroup: quota in cores, CPUs allowed, usage/throttling counters.
 
     Inside a container the cgroup file system is mounted at the container's own cgroup, so when the path
     named in /proc/<pid>/cgroup does not exist under the root, the mount root itself is the cgroup.
@@ -89,6 +106,24 @@ class CgroupCpu:
             if quota is None or period is None or int(quota) <= 0:
                 return None
             return int(quota) / int(period)
+        return None
+
+    def cpuset(self):
+        """The CPUs the cgroup's cpuset lets the process run on (a frozenset), or None when unknown."""
+        if self.version == 2:
+            candidates = [("", "", name) for name in V2_CPUSET_FILES]
+        elif self.version == 1:
+            candidates = [("cpuset", "cpuset", name) for name in V1_CPUSET_FILES]
+        else:
+            return None
+        for mount, controller, name in candidates:
+            directory = self._dir((mount,), controller, name)
+            text = _read(os.path.join(directory, name)) if directory else None
+            if text:  # v2 leaves cpuset.cpus empty when unset; the effective list is never empty
+                try:
+                    return parse_cpu_list(text)
+                except ValueError:
+                    return None
         return None
 
     def stat(self):

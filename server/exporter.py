@@ -17,23 +17,35 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class CgroupCollector:
-    """CPU limit (cores) and CPU accounting of the server's cgroup, read on every scrape.
+    """CPU limits (cores) and CPU accounting of the server's cgroup, read on every scrape.
 
-    Reading on every scrape is what makes `docker update --cpus` show up within one scrape interval.
-    Without a cgroup quota the limit is the number of CPUs the server may run on (its affinity mask).
+    Reading on every scrape is what makes `docker update --cpus` / `--cpuset-cpus` show up within one scrape
+    interval. The two limits are exported apart because they act differently on the GIL: a quota lets the
+    server's threads run on every allowed core in bursts, pinned cores hold them to those cores all the time.
     """
 
-    def __init__(self, cgroup, cpus_allowed):
+    def __init__(self, cgroup, affinity):
         self.cgroup = cgroup
-        self.cpus_allowed = cpus_allowed
+        self.affinity = affinity  # () -> the set of CPUs the server process may run on (sched_getaffinity)
+
+    def allowed_cpus(self):
+        """The cgroup's cpuset within the process's affinity (natively, affinity alone pins the server)."""
+        cpuset, affinity = self.cgroup.cpuset(), set(self.affinity())
+        return len(affinity & cpuset) if cpuset and affinity & cpuset else len(affinity)
 
     def collect(self):
-        limit = self.cgroup.limit_cores()
-        if limit is None:
-            limit = float(self.cpus_allowed())
+        allowed = self.allowed_cpus()
+        quota = self.cgroup.limit_cores()
         yield GaugeMetricFamily("primes_cpu_limit_cores",
                                 "CPU limit of the server in cores: cgroup quota/period, else usable CPUs",
-                                value=limit)
+                                value=float(allowed) if quota is None else quota)
+        yield GaugeMetricFamily("primes_cpu_cpuset_cores",
+                                "CPUs the server may run on: its cgroup's cpuset (cpuset.cpus.effective) "
+                                "within its CPU affinity", value=allowed)
+        if quota is not None:
+            yield GaugeMetricFamily("primes_cpu_quota_cores",
+                                    "CFS quota of the server's cgroup in cores (cpu.max or cfs_quota_us / "
+                                    "cfs_period_us); absent when there is none", value=quota)
         stat = self.cgroup.stat()
         for key, name, text in (
             ("usage_seconds", "primes_cpu_usage_seconds_total", "CPU time used by the server's cgroup"),
@@ -87,7 +99,7 @@ def build_registry(multiproc_dir, server_pid, cgroup_root="/sys/fs/cgroup", proc
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=multiproc_dir)
     cgroup = CgroupCpu(root=cgroup_root, proc=proc, pid=server_pid)
-    registry.register(CgroupCollector(cgroup, lambda: len(os.sched_getaffinity(server_pid))))
+    registry.register(CgroupCollector(cgroup, lambda: os.sched_getaffinity(server_pid)))
     registry.register(ServerProcessCollector(server_pid, proc=proc))
     return registry
 

@@ -1,12 +1,12 @@
-"""The cgroup readers on fixture trees of both cgroup versions, and the collector's exact exposition.
-Like prometheus-client's ProcessCollector(proc=...), the readers take their roots as parameters.
+"""The cgroup readers (quota, cpuset, accounting) on fixture trees of both cgroup versions, and the collector's
+exact exposition. Like prometheus-client's ProcessCollector(proc=...), the readers take their roots as parameters.
 """
 import os
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from server.cgroup import CgroupCpu
+from server.cgroup import CgroupCpu, parse_cpu_list
 from server.exporter import CgroupCollector
 
 
@@ -77,11 +77,17 @@ def test_collector_exposition_exact(tmp_path, proc):
     root = str(tmp_path / "cg")
     v1_tree(root)
     registry = CollectorRegistry()
-    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: 2))
+    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: {0, 1}))
     assert generate_latest(registry).decode() == """\
 # HELP primes_cpu_limit_cores CPU limit of the server in cores: cgroup quota/period, else usable CPUs
 # TYPE primes_cpu_limit_cores gauge
 primes_cpu_limit_cores 0.5
+# HELP primes_cpu_cpuset_cores CPUs the server may run on: its cgroup's cpuset (cpuset.cpus.effective) within its CPU affinity
+# TYPE primes_cpu_cpuset_cores gauge
+primes_cpu_cpuset_cores 2.0
+# HELP primes_cpu_quota_cores CFS quota of the server's cgroup in cores (cpu.max or cfs_quota_us / cfs_period_us); absent when there is none
+# TYPE primes_cpu_quota_cores gauge
+primes_cpu_quota_cores 0.5
 # HELP primes_cpu_usage_seconds_total CPU time used by the server's cgroup
 # TYPE primes_cpu_usage_seconds_total counter
 primes_cpu_usage_seconds_total 12.5
@@ -101,10 +107,83 @@ def test_without_a_quota_the_limit_is_the_usable_cpus(tmp_path, proc):
     root = str(tmp_path / "cg")
     v1_tree(root, quota="-1")
     registry = CollectorRegistry()
-    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: 3))
-    assert "primes_cpu_limit_cores 3.0" in generate_latest(registry).decode()
+    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: {0, 1, 2}))
+    text = generate_latest(registry).decode()
+    assert "primes_cpu_limit_cores 3.0" in text and "primes_cpu_cpuset_cores 3.0" in text
+    assert "primes_cpu_quota_cores" not in text  # absent, not 0, when there is no quota
 
 
 def test_missing_files_give_no_values(tmp_path, proc):
     cgroup = CgroupCpu(root=str(tmp_path / "nothing"), proc=proc(""), pid=42)
     assert cgroup.version is None and cgroup.limit_cores() is None and cgroup.stat() == {}
+    assert cgroup.cpuset() is None
+
+
+def test_cpu_lists_in_the_kernels_format():
+    assert parse_cpu_list("0") == {0}
+    assert parse_cpu_list("0-3,8,10-11\n") == {0, 1, 2, 3, 8, 10, 11}
+    for bad in ("3-1", "a", "0-", "-1"):
+        with pytest.raises(ValueError):
+            parse_cpu_list(bad)
+
+
+def test_v1_cpuset_of_a_pinned_container(tmp_path, proc):
+    # `docker update --cpuset-cpus 1-2` rewrites these files; the effective list is what the kernel allows.
+    root = str(tmp_path / "cg")
+    v1_tree(root, quota="-1")
+    write(root, "cpuset/cpuset.cpus", "1-2\n")
+    write(root, "cpuset/cpuset.effective_cpus", "1-2\n")
+    cgroup = CgroupCpu(root=root, proc=proc("5:cpuset:/docker/abc\n1:cpu,cpuacct:/docker/abc\n"), pid=42)
+    assert cgroup.cpuset() == {1, 2} and cgroup.limit_cores() is None
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(cgroup, lambda: {0, 1, 2, 3}))
+    text = generate_latest(registry).decode()
+    assert "primes_cpu_cpuset_cores 2.0" in text and "primes_cpu_limit_cores 2.0" in text
+    assert "primes_cpu_quota_cores" not in text
+
+
+def test_v1_cpuset_in_a_nested_cgroup_falls_back_to_cpuset_cpus(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    write(root, "cpu/cpu.cfs_quota_us", "-1\n")
+    write(root, "cpuset/cpuset.cpus", "0-3\n")
+    write(root, "cpuset/lab/cpuset.cpus", "3\n")  # no effective_cpus file (old kernels)
+    cgroup = CgroupCpu(root=root, proc=proc("3:cpuset:/lab\n"), pid=42)
+    assert cgroup.cpuset() == {3}
+
+
+def test_v2_cpuset_and_quota_together(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    write(root, "cgroup.controllers", "cpuset cpu io memory\n")
+    write(root, "cpu.max", "150000 100000\n")
+    write(root, "cpuset.cpus", "\n")  # unset in this cgroup: the parent's CPUs apply
+    write(root, "cpuset.cpus.effective", "0-3\n")
+    cgroup = CgroupCpu(root=root, proc=proc("0::/\n"), pid=42)
+    assert cgroup.cpuset() == {0, 1, 2, 3} and cgroup.limit_cores() == 1.5
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(cgroup, lambda: {0, 1, 2, 3, 4, 5, 6, 7}))
+    text = generate_latest(registry).decode()
+    assert "primes_cpu_cpuset_cores 4.0" in text and "primes_cpu_quota_cores 1.5" in text
+
+
+def test_affinity_narrower_than_the_cpuset_counts(tmp_path, proc):
+    # Natively the runner pins the server with sched_setaffinity inside a cgroup that allows every core.
+    root = str(tmp_path / "cg")
+    write(root, "cgroup.controllers", "cpuset cpu\n")
+    write(root, "cpu.max", "max 100000\n")
+    write(root, "cpuset.cpus.effective", "0-15\n")
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("0::/\n"), pid=42), lambda: {0}))
+    text = generate_latest(registry).decode()
+    assert "primes_cpu_cpuset_cores 1.0" in text and "primes_cpu_limit_cores 1.0" in text
+    assert "primes_cpu_quota_cores" not in text
+
+
+def test_a_malformed_cpuset_falls_back_to_affinity(tmp_path, proc):
+    root = str(tmp_path / "cg")
+    write(root, "cgroup.controllers", "cpuset cpu\n")
+    write(root, "cpuset.cpus.effective", "garbage\n")
+    cgroup = CgroupCpu(root=root, proc=proc("0::/\n"), pid=42)
+    assert cgroup.cpuset() is None
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(cgroup, lambda: {0, 1}))
+    assert "primes_cpu_cpuset_cores 2.0" in generate_latest(registry).decode()
