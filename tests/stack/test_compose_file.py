@@ -94,6 +94,18 @@ def test_images_are_pinned_and_overridable(resolved, empty_env_file):
     assert services["locust-worker"]["deploy"]["replicas"] == 3
 
 
+def test_the_server_is_pinned_to_cpu_0_without_a_quota_and_locust_keeps_off_it(resolved, empty_env_file):
+    """The defaults that reproduce the lesson on any host (docs/cpu-placement.md has the measurements)."""
+    services = resolved["services"]
+    assert services["server"]["cpuset"] == "0" and "cpus" not in services["server"]
+    for name in ("locust-master", "locust-worker"):
+        assert services[name]["cpuset"] == "1", name
+    quota = compose_config(empty_env_file, {"SERVER_CPUSET": "0-1", "SERVER_CPUS": "1", "LOCUST_CPUSET": "0-1"})
+    server = quota["services"]["server"]
+    assert (server["cpuset"], server["cpus"]) == ("0-1", 1.0)
+    assert quota["services"]["locust-worker"]["cpuset"] == "0-1"
+
+
 def test_the_locust_target_and_prometheus_targets_are_the_servers_ports():
     """Ports a build context or config file must repeat: each copy equals the one definition."""
     compose = load_yaml(COMPOSE_FILE)
