@@ -19,15 +19,17 @@ def _env(name, default=None):
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m runner",
                                      description="GIL Lab's experiment runner: measure a matrix of conditions "
-                                                 "(model x switch interval x CPU limit x load) and report it.")
+                                                 "(model x switch interval x CPU limit and placement x load) and "
+                                                 "report it.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run an experiment file (e.g. runner/experiments/lesson.yaml)")
     run.add_argument("file", help="the experiment YAML file")
     run.add_argument("--out", default=_env("OUT"),
                      help="results folder [env EXPERIMENT_OUT] (default: results/<UTC timestamp>/)")
     run.add_argument("--backend", choices=BACKENDS, default=_env("BACKEND", "native"),
-                     help="native: server subprocesses on 127.0.0.1 (whole-core limits); compose: the Docker "
-                          "stack, live CPU quotas [env EXPERIMENT_BACKEND] (default: %(default)s)")
+                     help="native: server subprocesses on 127.0.0.1, pinned to whole cores (placement pinned "
+                          "only); compose: the Docker stack, pinned cores or CPU quotas set live (placement "
+                          "quota unless the file says) [env EXPERIMENT_BACKEND] (default: %(default)s)")
     run.add_argument("--project", default=_env("PROJECT"),
                      help="compose: the stack's project name [env EXPERIMENT_PROJECT] (default: "
                           "COMPOSE_PROJECT_NAME, else the repository folder's name)")

@@ -44,6 +44,7 @@ def compare(folder_a, folder_b):
         a, b = cells_a.get(key), cells_b.get(key)
         some = a or b
         name = (f"{some['model']} si={interval_label(some['switch_interval_s'])} cpus={some['cpus']} "
+                f"{'/'.join(dict.fromkeys(e['placement'] for e in (a, b) if e))} "
                 f"{some['cheap_users']}c+{some['expensive_users']}e {some['algorithm']}"
                 + (f" python={some['python']}" if some.get("python") else ""))
         lines.append(f"| {name} | {python_label(a) if a else '–'} | {python_label(b) if b else '–'} | "

@@ -1,6 +1,8 @@
 """Compose backend: the lab's Docker stack (server or its free-threaded twin, Locust master and workers) driven through
-the Docker SDK. CPU limits change live (container update), the switch interval via the server's control CLI.
+the Docker SDK. CPU limits (pinned cores or a quota) change live (container update), the switch interval via the
+server's control CLI.
 """
+import math
 import os
 import subprocess
 import time
@@ -8,10 +10,11 @@ import time
 from runner import promtext
 from runner.locust_api import LocustController
 from runner.backend import REPO_ROOT, BackendError, free_port
-from runner.spec import ALL_CORES, FREE_THREADED, GIL, PYTHON_BUILDS
+from runner.spec import ALL_CORES, FREE_THREADED, GIL, PINNED, PYTHON_BUILDS, placement_of
 
 COMPOSE_FILE = os.path.join(REPO_ROOT, "compose.yaml")
 SERVICES = ("server", "locust-master", "locust-worker")  # compose.yaml's names; Prometheus/Grafana are not needed
+LOCUST_SERVICES = SERVICES[1:]
 SERVER_PORT_IN_STACK = "server:25000"  # how the Locust workers reach the server on the stack's network
 # The python axis: the GIL server or its free-threaded twin (compose.yaml's service server-ft, profile free-threaded).
 FT_SERVICE, FT_PROFILE, FT_PORT_IN_STACK = "server-ft", "free-threaded", "server-ft:25000"
@@ -23,7 +26,6 @@ PORT_VARIABLES = {"server": ("SERVER_PORT", "SERVER_METRICS_PORT"), FT_SERVICE: 
 # service whose build args miss one (server-ft lacked PYTHON_IMAGE once) still builds from local images.
 BUILD_ARG_VARIABLES = ("PYTHON_IMAGE", "DEBIAN_IMAGE")
 METRICS_PORT, WEB_PORT = "8000/tcp", "8089/tcp"  # container ports published by compose.yaml
-CPU_PERIOD_US = 100_000
 SERVER_ENV = {"model": "SERVER_MODEL", "workers": "SERVER_WORKERS", "algorithm": "SERVER_ALGORITHM"}
 
 
@@ -35,18 +37,47 @@ def _published(container, port):
     return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), int(bindings[0]["HostPort"])
 
 
-def set_cpu_limit(client, container, cores):
-    """Live CPU limit. A container made with `cpus:` (NanoCpus) refuses quota/period, and the SDK's update()
-    has no NanoCpus argument: then the Engine API's update endpoint is called directly."""
-    container.reload()
-    if container.attrs["HostConfig"].get("NanoCpus"):
-        api = client.api
-        url = f"{api.base_url}/v{api.api_version}/containers/{container.id}/update"
-        response = api.post(url, json={"NanoCpus": int(cores * 1e9)})
-        if response.status_code >= 400:
-            raise BackendError(f"docker refused the CPU limit {cores:g}: {response.text.strip()}")
+def cpu_list(cpus):
+    """[0, 1, 2] -> "0-2": a cpuset as Docker takes it (contiguous from the first CPU, as the runner uses them)."""
+    cpus = sorted(cpus)
+    return str(cpus[0]) if len(cpus) == 1 else f"{cpus[0]}-{cpus[-1]}"
+
+
+def update_container(client, container, body):
+    """The Engine API's update endpoint: the SDK's update() has no NanoCpus, and a container made with `cpus:`
+    (NanoCpus) refuses a quota/period pair, so a quota is always NanoCpus and "no quota" is CpuQuota -1."""
+    api = client.api
+    response = api.post(f"{api.base_url}/v{api.api_version}/containers/{container.id}/update", json=body)
+    if response.status_code >= 400:
+        raise BackendError(f"docker refused {body} for {container.name}: {response.text.strip()}")
+
+
+def placement_body(placement, cores, host_cores):
+    """What `docker update` sets for a placement. pinned: cpuset = the first `cores` CPUs, no quota (like
+    `--cpuset-cpus 0 --cpu-quota -1`); quota: every CPU and a CFS quota (like `--cpuset-cpus 0-N --cpus 0.5`)."""
+    if placement == PINNED:
+        return {"CpusetCpus": cpu_list(range(int(cores))), "CpuQuota": -1}
+    return {"CpusetCpus": cpu_list(range(host_cores)), "NanoCpus": int(round(cores * 1e9))}
+
+
+def locust_cpus(cores, host_cores):
+    """Locust's CPUs for a server limited to `cores`: the CPUs after the server's first ceil(cores), else all of them.
+    For both placements alike, so pinned and quota cells differ only in how the server is limited."""
+    first = math.ceil(cores)
+    return cpu_list(range(first, host_cores) if first < host_cores else range(host_cores))
+
+
+def saved_cpus(container, host_cores):
+    """An update body that puts a container's CPU settings back as they were (see update_container)."""
+    config = container.attrs["HostConfig"]
+    body = {"CpusetCpus": config.get("CpusetCpus") or cpu_list(range(host_cores))}
+    if config.get("CpuQuota", 0) > 0 and config.get("CpuPeriod"):
+        body["NanoCpus"] = int(config["CpuQuota"] * 1e9 / config["CpuPeriod"])
+    elif config.get("NanoCpus") and config.get("CpuQuota", 0) == 0:
+        body["NanoCpus"] = config["NanoCpus"]
     else:
-        container.update(cpu_quota=int(cores * CPU_PERIOD_US), cpu_period=CPU_PERIOD_US)
+        body["CpuQuota"] = -1
+    return body
 
 
 class ComposeTarget:
@@ -73,7 +104,8 @@ class ComposeBackend:
         self.started = False
         self.env = dict(os.environ)
         self.env.setdefault("COMPOSE_BAKE", "false")  # bake wants a newer buildx than Debian ships
-        self.original = {}  # service -> (cpu limit, switch interval) of a stack we did not start, restored at the end
+        self.original = {}  # service -> switch interval of a stack we did not start, restored at the end
+        self.original_cpus = []  # (container, update body) of a stack we did not start, restored at the end
         self.server_config = {}  # service -> (model, workers, algorithm) it runs now
         self.skip_note = None  # this backend runs every cell
         self.services = list(dict.fromkeys(SERVER_SERVICE.get(c.python, "server") for c in experiment.cells))
@@ -106,6 +138,8 @@ class ComposeBackend:
                              f"{GIL} or {FREE_THREADED} (an interpreter path is for the native backend)")
             if cell.cpus != ALL_CORES and cell.cpus > self.host_cores:
                 found.append(f"cell {cell.label}: cpus {cell.cpus:g} but the Docker host has {self.host_cores}")
+            elif placement_of(cell, self.name) == PINNED and cell.cpus != ALL_CORES and cell.cpus != int(cell.cpus):
+                found.append(f"cell {cell.label}: pinned cores are whole cores; {cell.cpus:g} needs placement quota")
         configs = {(SERVER_SERVICE.get(c.python), c.model, c.workers, c.algorithm) for c in self.experiment.cells}
         if len(configs) > len(self.services) and not self.start_stack:
             found.append("the matrix has several server configurations (model/workers/algorithm); the compose "
@@ -168,7 +202,9 @@ class ComposeBackend:
         if not self.started:
             for service in self.services:
                 sample = self._target(self._container(service), service).scrape()
-                self.original[service] = (sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL))
+                self.original[service] = sample.get_sum(promtext.SWITCH_INTERVAL)
+            for service in dict.fromkeys([*self.services, *LOCUST_SERVICES]):
+                self.original_cpus += [(c, saved_cpus(c, self.host_cores)) for c in self._running(service)]
 
     def _target(self, server, service):
         host, port = _published(server, METRICS_PORT)
@@ -195,19 +231,28 @@ class ComposeBackend:
             raise BackendError(f"the stack's {service} reports gil_enabled={info.get('gil_enabled')}, the cell "
                                f"wants python {cell.python}")
         cores = float(self.host_cores) if cell.cpus == ALL_CORES else float(cell.cpus)
-        set_cpu_limit(self.client, server, cores)
+        placement = placement_of(cell, self.name)
+        update_container(self.client, server, placement_body(placement, cores, self.host_cores))
+        for service in LOCUST_SERVICES:
+            for container in self._running(service):
+                update_container(self.client, container, {"CpusetCpus": locust_cpus(cores, self.host_cores)})
         self._set_switch_interval(server, cell.switch_interval_s)
-        # Both changes are live: wait until the server's own metrics show them.
+        # Every change is live: wait until the server's own metrics show them.
+        allowed = int(cores) if placement == PINNED else self.host_cores
         deadline = time.monotonic() + 15
         while True:
             sample = target.scrape()
             limit, interval = sample.get_sum(promtext.CPU_LIMIT), sample.get_sum(promtext.SWITCH_INTERVAL)
-            if limit is not None and abs(limit - cores) < 0.01 and interval is not None and \
+            cpuset, quota = sample.get_sum(promtext.CPUSET_CORES), sample.get_sum(promtext.QUOTA_CORES)
+            applied = (cpuset == allowed and (quota is None if placement == PINNED else
+                                              quota is not None and abs(quota - cores) < 0.01))
+            if applied and limit is not None and abs(limit - cores) < 0.01 and interval is not None and \
                     abs(interval - cell.switch_interval_s) < 1e-9:
                 return target
             if time.monotonic() > deadline:
-                raise BackendError(f"the server reports cpu limit {limit} and switch interval {interval} after "
-                                   f"setting {cores:g} and {cell.switch_interval_s:g}")
+                raise BackendError(f"the server reports {cpuset} CPUs, quota {quota}, cpu limit {limit} and switch "
+                                   f"interval {interval} after setting {placement} {cores:g} and "
+                                   f"{cell.switch_interval_s:g}")
             time.sleep(0.2)
 
     def end_cell(self):
@@ -223,9 +268,8 @@ class ComposeBackend:
             self._compose("down", "--volumes", "--remove-orphans")
             self.started = False
         elif self.client is not None:
-            for service, (limit, interval) in self.original.items():
-                server = self._container(service)
-                if limit:
-                    set_cpu_limit(self.client, server, limit)
+            for container, body in self.original_cpus:
+                update_container(self.client, container, body)
+            for service, interval in self.original.items():
                 if interval:
-                    self._set_switch_interval(server, interval)
+                    self._set_switch_interval(self._container(service), interval)

@@ -92,6 +92,8 @@ def summarise(before, after, window, stats):
         "expensive_latency_ms": expensive.get("avg_ms") if expensive.get("requests") else None,
         "cpu_used_cores": None if cpu is None else cpu / window,
         "cpu_limit_cores": after.get_sum(promtext.CPU_LIMIT),
+        "cpuset_cores": after.get_sum(promtext.CPUSET_CORES),
+        "quota_cores": after.get_sum(promtext.QUOTA_CORES),
         "throttled_fraction": (throttled / periods) if periods else None,
         "switch_interval_s": after.get_sum(promtext.SWITCH_INTERVAL),
         "server_info": (after.labels_of(promtext.SERVER_INFO) or [{}])[0],

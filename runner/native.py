@@ -1,5 +1,6 @@
-"""Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, limited to whole cores by
-CPU affinity, loaded by one local Locust process (web API on 127.0.0.1) pinned to the remaining cores.
+"""Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, pinned to whole cores by CPU
+affinity (placement pinned; no quota), loaded by one local Locust process (web API on 127.0.0.1) pinned to the
+remaining cores.
 """
 import dataclasses
 import os
@@ -12,7 +13,7 @@ import urllib.request
 from runner import interpreters, promtext
 from runner.backend import REPO_ROOT, BackendError, free_port
 from runner.locust_api import LocustController
-from runner.spec import ALL_CORES, FREE_THREADED
+from runner.spec import ALL_CORES, FREE_THREADED, QUOTA
 
 LOCUSTFILE = os.path.join(REPO_ROOT, "loadgen", "locustfile.py")
 STOP_TIMEOUT_S = 10.0
@@ -90,7 +91,10 @@ class NativeBackend:
         if not os.path.exists(LOCUSTFILE):
             found.append(f"the locustfile {LOCUSTFILE} is missing")
         for cell in self.experiment.cells:
-            if cell.cpus != ALL_CORES:
+            if cell.placement == QUOTA:
+                found.append(f"cell {cell.label}: the native backend pins whole cores with CPU affinity and cannot "
+                             f"set a CPU quota (placement quota needs --backend compose)")
+            elif cell.cpus != ALL_CORES:
                 if cell.cpus != int(cell.cpus):
                     found.append(f"cell {cell.label}: cpus {cell.cpus:g} is fractional; the native backend limits "
                                  f"CPUs with affinity, whole cores only (use --backend compose for quotas)")

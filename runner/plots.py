@@ -39,9 +39,12 @@ def _series_key(entry, *fields):
 
 
 def _who(entry):
-    """The model, and the server's build where the matrix has a python axis: "thread (free-threaded)"."""
+    """The model, the server's build where the matrix has a python axis, and the CPU placement:
+    "thread (free-threaded, pinned)"."""
     build = entry.get("python_build") or entry.get("python")
-    return f"{entry['model']} ({build})" if entry.get("python") else entry["model"]
+    details = [build] if entry.get("python") else []
+    details += [entry["placement"]] if entry.get("placement") else []
+    return f"{entry['model']} ({', '.join(details)})" if details else entry["model"]
 
 
 def _floor(values):

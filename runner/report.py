@@ -27,15 +27,15 @@ def python_label(entry):
 
 
 def summary_table(summary):
-    lines = ["| model | python (GIL) | switch interval | cpus | load | cheap req/s alone | cheap req/s with expensive | "
+    lines = ["| model | python (GIL) | switch interval | cpus | placement | load | cheap req/s alone | cheap req/s with expensive | "
              "model 1/(2·interval) | convoy ratio | cheap p50 / p99 ms | server CPU (cores) | throttled | reps |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in summary:
         p50, p99 = e.get("cheap_p50_ms"), e.get("cheap_p99_ms")
         latency = "–" if p50 is None else f"{p50['median']:g} / {p99['median']:g}"
         model = "–" if not int(e["expensive_users"]) else f"{e['model_rps']:,.1f}"
         lines.append(
-            f"| {e['model']} | {python_label(e)} | {interval_label(e['switch_interval_s'])} | {e['cpus']} | "
+            f"| {e['model']} | {python_label(e)} | {interval_label(e['switch_interval_s'])} | {e['cpus']} | {e['placement']} | "
             f"{e['cheap_users']}c+{e['expensive_users']}e | {fmt(e.get('cheap_rps_alone'))} | "
             f"{fmt(e.get('cheap_rps'), 1)} | {model} | {fmt(e.get('convoy_ratio'), percent=True)} | {latency} | "
             f"{fmt(e.get('cpu_used_cores'), 2)} | {fmt(e.get('throttled_fraction'), percent=True)} | "

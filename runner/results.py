@@ -7,7 +7,7 @@ import math
 import os
 import statistics
 
-from runner.spec import ALL_CORES, FREE_THREADED, GIL, format_seconds
+from runner.spec import ALL_CORES, DEFAULT_PLACEMENT, FREE_THREADED, GIL, format_seconds, placement_of
 
 # The CSV's columns, in order, with their meaning. Append new columns at the end; never rename or reorder.
 COLUMNS = [
@@ -50,6 +50,11 @@ COLUMNS = [
     ("python_build", "gil or free-threaded: the server's build, from its GIL state (server_gil)"),
     ("gil_enabled_alone", "primes_gil_enabled (1/0) at the end of the cheap-alone window"),
     ("gil_enabled", "primes_gil_enabled (1/0) at the end of the window with the expensive stream"),
+    # Added with the placement axis, after the columns above:
+    ("placement", "pinned (the server may run only on `cpus` cores) or quota (a CFS quota of `cpus` cores, every "
+                  "core allowed); results written before this column are read as quota (compose) or pinned (native)"),
+    ("cpuset_cores", "primes_cpu_cpuset_cores: CPUs the server could run on (cpuset within its affinity)"),
+    ("quota_cores", "primes_cpu_quota_cores: the server's CFS quota in cores ('' = none)"),
 ]
 COLUMN_NAMES = [name for name, _ in COLUMNS]
 SUMMARY_METRICS = ("cheap_rps_alone", "cheap_rps", "convoy_ratio", "cheap_p50_ms", "cheap_p99_ms",
@@ -70,7 +75,8 @@ def row_for(backend, cell, repetition, record=None, error=None):
                model=cell.model, switch_interval_s=cell.switch_interval_s,
                cpus=cell.cpus if cell.cpus == ALL_CORES else f"{cell.cpus:g}",
                cheap_users=cell.cheap_users, expensive_users=cell.expensive_users, algorithm=cell.algorithm,
-               workers=cell.workers, python=cell.python or "", error=error or "")
+               workers=cell.workers, python=cell.python or "", error=error or "",
+               placement=placement_of(cell, backend))
     if record:
         alone, loaded = record["alone"], record["with_expensive"] or {}
         info = alone.get("server_info") or {}
@@ -80,7 +86,8 @@ def row_for(backend, cell, repetition, record=None, error=None):
                    cpu_limit_cores=alone["cpu_limit_cores"], model_rps=record["model_rps"],
                    convoy_ratio=record["convoy_ratio"], server_gil=info.get("gil_enabled", ""),
                    server_python=info.get("python_version", ""), python_build=BUILD_OF.get(info.get("gil_enabled"), ""),
-                   gil_enabled_alone=_flag(alone.get("gil_enabled")),
+                   gil_enabled_alone=_flag(alone.get("gil_enabled")), cpuset_cores=alone.get("cpuset_cores"),
+                   quota_cores=alone.get("quota_cores"),
                    cheap_failures=alone["cheap_failures"] + loaded.get("cheap_failures", 0))
         if loaded:
             row.update(cheap_rps=loaded["cheap_rps_server"], cheap_rps_locust=loaded["cheap_rps_locust"],
@@ -139,6 +146,7 @@ def summarise(rows):
                                                          "python_build", "server_gil")}
         # The GIL state the server reported in every repetition (several values would mean it changed).
         entry["server_gil"] = "/".join(sorted({m.get("server_gil", "") for m in members})) or ""
+        entry["placement"] = row_placement(first)
         entry["switch_interval_s"] = float(entry["switch_interval_s"])
         for name in ("cheap_users", "expensive_users", "workers"):  # numbers, from a run or from results.csv
             entry[name] = int(entry[name])
@@ -150,6 +158,11 @@ def summarise(rows):
                               "n": len(values)} if values else None)
         summary.append(entry)
     return summary
+
+
+def row_placement(row):
+    """A CSV row's placement; rows written before the column had their backend's (compose quota, native pinned)."""
+    return row.get("placement") or DEFAULT_PLACEMENT.get(row.get("backend"), "")
 
 
 def cpus_value(text, host_cores):

@@ -16,7 +16,7 @@ from runner.locust_api import LocustError
 from runner.measure import PhaseError, measure_cell, sleep_with
 from runner.backend import Backend, BackendError
 from runner.progress import Progress, format_duration
-from runner.spec import Experiment, SpecError
+from runner.spec import Experiment, SpecError, placement_of
 
 CELL_ERRORS = (PhaseError, BackendError, LocustError, requests.RequestException, OSError)
 
@@ -87,7 +87,8 @@ def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, strea
             progress.start_cell(f"{cell.label} rep {rep}/{experiment.repetitions}")
             progress.status("starting the server")
             payload = {"cell": dataclasses.asdict(cell), "key": cell.key, "repetition": rep,
-                       "backend": backend.name, "started_at": time.time()}
+                       "backend": backend.name, "placement": placement_of(cell, backend.name),
+                       "started_at": time.time()}
             try:
                 target = backend.start_cell(cell, name)
                 record = measure_cell(target, backend.locust, experiment, cell, progress.status)

@@ -20,6 +20,17 @@ ALL_CORES = "all"
 # backend to an interpreter on this host; any other value is an interpreter path (native backend only).
 GIL, FREE_THREADED = "gil", "free-threaded"
 PYTHON_BUILDS = (GIL, FREE_THREADED)
+# The placement axis: how the CPU limit is applied. pinned: the server may run only on the first `cpus` cores
+# (cpuset / affinity; whole cores), as in the lesson. quota: a CFS quota of `cpus` cores, the server's threads
+# free to run on every core in bursts. Without the axis each backend applies its own (DEFAULT_PLACEMENT).
+PINNED, QUOTA = "pinned", "quota"
+PLACEMENTS = (PINNED, QUOTA)
+DEFAULT_PLACEMENT = {"native": PINNED, "compose": QUOTA}  # also how results without the column are read
+
+
+def placement_of(cell, backend):
+    """The placement a cell runs with on a backend: its own, else the backend's default."""
+    return cell.placement or DEFAULT_PLACEMENT[backend]
 
 
 class SpecError(ValueError):
@@ -42,6 +53,7 @@ class Cell:
     algorithm: str
     workers: int
     python: str | None  # interpreter for the server (native backend); None: the runner's own
+    placement: str | None = None  # pinned or quota; None: the backend's default (DEFAULT_PLACEMENT)
 
     @property
     def key(self):
@@ -51,6 +63,8 @@ class Cell:
                  f"{self.cheap_users}c{self.expensive_users}e", self.algorithm, f"w{self.workers}"]
         if self.python:
             parts.append("py-" + re.sub(r"[^A-Za-z0-9.]+", "_", os.path.basename(self.python)))
+        if self.placement:  # only when chosen, so the ids of files without the axis stay as they were
+            parts.append(self.placement)
         return "_".join(parts)
 
     @property
@@ -58,7 +72,8 @@ class Cell:
         cpus = self.cpus if self.cpus == ALL_CORES else f"{self.cpus:g}"
         text = (f"{self.model} si={format_seconds(self.switch_interval_s)} cpus={cpus} "
                 f"load={self.cheap_users}c+{self.expensive_users}e")
-        return text + (f" python={self.python}" if self.python else "")
+        text += f" python={self.python}" if self.python else ""
+        return text + (f" placement={self.placement}" if self.placement else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +182,15 @@ def _python(value):
     return value.strip()
 
 
+def _placement(value):
+    if value is None:
+        return None
+    if value not in PLACEMENTS:
+        raise ValueError(f"{value!r} is not a placement (one of {', '.join(PLACEMENTS)}: pinned cores, or a CFS "
+                         f"quota of that many cores)")
+    return value
+
+
 # Defaults are written as in the YAML file and parsed like any value.
 AXES = {
     "model": (_model, "thread"),
@@ -176,6 +200,7 @@ AXES = {
     "algorithm": (_algorithm, "naive"),
     "workers": (_workers, 4),
     "python": (_python, None),  # gil / free-threaded, or an interpreter path; checked by the backend
+    "placement": (_placement, None),  # pinned / quota; None: the backend's default
 }
 
 
@@ -228,10 +253,15 @@ def _expand(where, block, errors):
     if any(not v for v in values.values()):
         return []
     cells = []
-    for model, interval, cpus, load, algorithm, workers, python in itertools.product(
+    for model, interval, cpus, load, algorithm, workers, python, placement in itertools.product(
             *(values[name] for name in AXES)):
+        if placement == PINNED and cpus != ALL_CORES and cpus != int(cpus):
+            errors.append(f"{where}: cpus {cpus:g} with placement pinned: pinned cores are whole cores (a fraction "
+                          f"of a core is a quota: placement quota)")
+            continue
         cells.append(Cell(model=model, switch_interval_s=interval, cpus=cpus, cheap_users=load[0],
-                          expensive_users=load[1], algorithm=algorithm, workers=workers, python=python))
+                          expensive_users=load[1], algorithm=algorithm, workers=workers, python=python,
+                          placement=placement))
     return cells
 
 
@@ -264,7 +294,7 @@ def parse_experiment(text, source="<experiment>"):
         errors.append("matrix: empty (no cells to run)")
     unique = tuple(dict.fromkeys(cells))  # the same cell listed twice runs once
     if errors:
-        raise SpecError(source, errors)
+        raise SpecError(source, dict.fromkeys(errors))  # a bad pair of values is named once, not per cell
     return Experiment(source=source, text=text, description=str(raw.get("description") or ""),
                       repetitions=repetitions, warmup_s=warmup, measure_s=measure, idle_s=idle,
                       cheap_n=cheap_n, expensive_n=expensive_n, cells=unique)

@@ -28,6 +28,8 @@ BAD_FILES = [
     ("not YAML", "matrix: [unclosed\n", "not valid YAML"),
     ("not a mapping", "- just\n- a list\n", "must be a mapping"),
     ("long switch interval", "matrix: {switch_interval: [2min]}\n", "above 60 s"),
+    ("bad placement", "matrix: {placement: [affinity]}\n", "'affinity' is not a placement (one of pinned, quota"),
+    ("pinned fraction", "matrix: {cpus: [0.5], placement: [pinned]}\n", "cpus 0.5 with placement pinned"),
 ]
 
 
@@ -57,6 +59,23 @@ def test_native_backend_refuses_fractional_and_missing(tmp_path):
     assert "cpus 0.5 is fractional" in text and "whole cores only" in text
     assert "cpus 64 but only" in text
     assert "python '/nonexistent/python3.13t': no such interpreter" in text
+
+
+def test_native_backend_refuses_a_quota(tmp_path):
+    experiment = parse_experiment("matrix:\n  cpus: [1]\n  placement: [pinned, quota]\n")
+    problems = NativeBackend(experiment, str(tmp_path)).problems()
+    assert len(problems) == 1, problems
+    assert "placement=quota: the native backend pins whole cores" in problems[0]
+    assert "cannot set a CPU quota (placement quota needs --backend compose)" in problems[0]
+
+
+def test_placement_names_the_cell_only_when_chosen():
+    chosen = parse_experiment("matrix:\n  - {cpus: [1], placement: [pinned, quota]}\n"
+                              "  - {cpus: [0.5], placement: [quota]}\n").cells
+    assert [c.key.rsplit("_", 1)[1] for c in chosen] == ["pinned", "quota", "quota"]
+    assert "placement=pinned" in chosen[0].label
+    implicit = parse_experiment(GOOD_MATRIX).cells[0]
+    assert implicit.placement is None and implicit.key == "thread_si5ms_cpus1_1c1e_naive_w4"  # ids as before
 
 
 def test_command_line_refuses_before_any_load(tmp_path):
