@@ -66,6 +66,18 @@ def test_the_dashboard_shows_the_lesson():
     assert "Switch interval changed" in names and "CPU limit changed" in names
 
 
+def test_the_dashboard_shows_both_cpu_limits_and_why_they_differ():
+    dashboard = load_dashboard()
+    exprs = " ".join(expr for _, expr in dashboard_queries(dashboard))
+    assert "primes_cpu_cpuset_cores" in exprs and "primes_cpu_quota_cores" in exprs
+    annotations = {a["name"]: a.get("expr", "") for a in dashboard["annotations"]["list"]}
+    assert "primes_cpu_cpuset_cores" in annotations["Pinned CPUs changed"]
+    quota = annotations["CPU quota changed"]
+    assert "changes(" in quota and "unless" in quota  # a quota that appears or goes away is a change too
+    texts = [p.get("description", "") + p.get("options", {}).get("content", "") for p in panels(dashboard)]
+    assert any("quota" in t and "pinned cores" in t.lower() and "GIL" in t for t in texts)
+
+
 def test_every_dashboard_query_parses(promtool):
     queries = dashboard_queries(load_dashboard())
     errors = promtool.parse_errors([concrete(expr) for _, expr in queries])
