@@ -119,13 +119,14 @@ def throughput_vs_cpus(summary, path, host_cores):
 
 def convoy_ratio(summary, path):
     entries = [e for e in summary if e.get("convoy_ratio")]
-    height = max(3.0, 0.45 * len(entries) + 1.5)
-    fig, ax = plt.subplots(figsize=(8, height))
     labels, values = [], []
     for entry in entries:
         labels.append(f"{_who(entry)} si={interval_label(entry['switch_interval_s'])} cpus={entry['cpus']}"
                       f" {entry['cheap_users']}c+{entry['expensive_users']}e")
         values.append(_median(entry, "convoy_ratio"))
+    height = max(3.0, 0.45 * len(entries) + 1.5)
+    width = max(8.0, 5.0 + 0.085 * max(map(len, labels), default=0))  # room for long labels left of the bars
+    fig, ax = plt.subplots(figsize=(width, height))
     colors = ["tab:red" if v < 0.2 else "tab:orange" if v < 0.6 else "tab:green" for v in values]
     ax.barh(range(len(values)), values, xerr=_errors(entries, "convoy_ratio", values), color=colors, capsize=4)
     for y, (v, entry) in enumerate(zip(values, entries)):  # the label right of the bar and its spread
@@ -133,7 +134,7 @@ def convoy_ratio(summary, path):
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", linestyle=":", linewidth=1)
-    ax.set_xlim(0, max([1.15] + [v + 0.15 for v in values]))
+    ax.set_xlim(0, max([1.15] + [max(v, e["convoy_ratio"]["max"]) + 0.2 for v, e in zip(values, entries)]))
     ax.set_xlabel("convoy ratio = cheap req/s with the expensive stream / without it (1 = unharmed)")
     ax.set_title("How much of the cheap stream survives one expensive request")
     if not entries:
