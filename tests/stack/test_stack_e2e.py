@@ -131,6 +131,26 @@ def test_the_stack_end_to_end(stack, artifacts_dir):
     _, waited = prometheus.wait_value("max(primes_cpu_limit_cores)", lambda v: v == 0.5, timeout=15, interval=0.2)
     note(f"CPU limit 1 -> 0.5 seen by Prometheus after {waited:.1f}s")
 
+    # Pinned CPUs and the quota are exported apart; a cpuset change shows in the very first scrape after it.
+    assert prometheus.value("max(primes_cpu_cpuset_cores)") == 1.0  # SERVER_CPUSET's default: CPU 0
+    assert prometheus.value("max(primes_cpu_quota_cores)") == 0.5
+    subprocess.run(["docker", "update", "--cpuset-cpus", "0-1", server_container], check=True, capture_output=True)
+    changed_at = time.time()
+    _, waited = prometheus.wait_value("max(primes_cpu_cpuset_cores)", lambda v: v == 2, timeout=15, interval=0.2)
+    time.sleep(2.5)  # a few more scrapes to look at
+    samples = [(float(t), float(v)) for series in prometheus.query("primes_cpu_cpuset_cores[10s]")
+               for t, v in series["values"] if float(t) >= changed_at]
+    # Prometheus stamps a sample with its scrape's start, and the exporter reads the cgroup on every scrape:
+    # every scrape that began after `docker update` returned already reports the new cpuset.
+    assert samples and all(value == 2 for _, value in samples), (changed_at, samples)
+    note(f"cpuset 0 -> 0-1 seen by Prometheus after {waited:.1f}s; scrapes since the change: {samples}")
+    subprocess.run(["docker", "update", "--cpu-quota", "-1", server_container], check=True, capture_output=True)
+    deadline = time.monotonic() + 15
+    while prometheus.query("primes_cpu_quota_cores"):  # no quota: the gauge is absent, not 0
+        assert time.monotonic() < deadline, prometheus.query("primes_cpu_quota_cores")
+        time.sleep(0.2)
+    assert prometheus.value("max(primes_cpu_limit_cores)") == 2.0  # without a quota: the CPUs it may run on
+
     # The switch interval follows the documented control command.
     changed = stack.compose("exec", "-T", "server", "python", "-m", "server.control", "switch-interval", "0.001")
     assert changed.stdout.strip() == "0.001", changed.stdout
