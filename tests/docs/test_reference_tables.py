@@ -132,8 +132,8 @@ def add_arguments(parser):
     parser.add_argument("--think-time", type=float, default=0.5, env_var="LOCUST_THINK_TIME", help="pause",
                         include_in_web_ui=False)
 ''',
-    "runner/results.py": '\nCOLUMNS.append(("placement", "pinned or quota"))\n',
-    ".env.example": "\n# --- Placement.\n# CPUs the server may run on.\nSERVER_CPUSET=0\n",
+    "runner/results.py": '\nCOLUMNS.append(("nice", "nice value of the server"))\n',
+    ".env.example": "\n# --- Scheduling.\n# Nice value of the server.\nSERVER_NICE=0\n",
     "server/Dockerfile": "\n# A new build knob.\nARG EXTRA_KNOB=on\n",
 }
 
@@ -160,8 +160,8 @@ def test_an_entry_added_to_the_code_fails_the_check_until_regenerated(tmp_path):
     for row in ("+| `--greeting-delay` | `PRIMES_GREETING_DELAY` | `300` | wait before greeting |",
                 "+| `primes_worker_restarts_total` | counter | `cause` | Worker processes restarted |",
                 "+| `--think-time` | `LOCUST_THINK_TIME` | `0.5` |  | pause |",
-                "+| `placement` | pinned or quota |",
-                "+| `SERVER_CPUSET` | `0` | CPUs the server may run on. |",
+                "+| `nice` | nice value of the server |",
+                "+| `SERVER_NICE` | `0` | Nice value of the server. |",
                 "+| `EXTRA_KNOB` | `on` | A new build knob. |"):
         assert row in done.stdout, f"{row}\n{done.stdout}"
     assert f"run `{COMMAND}`" in done.stdout
