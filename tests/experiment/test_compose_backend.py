@@ -52,11 +52,6 @@ def test_quota_and_pinned_cores_applied_live(docker_engine, tmp_path, artifacts_
             assert 0 <= float(row["throttled_fraction"]) <= 1, row
         else:
             assert row["quota_cores"] == "" and float(row["cpuset_cores"]) == 1, row
-    # The lesson's effect, qualitatively: on 2+ cores a 1-core quota lets the cheap stream run beside the hog
-    # (thousands of req/s), one pinned core holds it to about 1/(2 x 5 ms) (about a hundred).
-    if host_cores >= 2:
-        pinned, quota = float(rows[("pinned", "1")]["cheap_rps"]), float(rows[("quota", "1")]["cheap_rps"])
-        assert quota > 3 * pinned, (pinned, quota)
     cells = sorted(p.name for p in (out / "cells").iterdir())
     assert [name.rsplit("_", 1)[1] for name in cells] == ["quota-r1.json", "quota-r1.json", "pinned-r1.json"], cells
     assert json.loads((out / "cells" / cells[2]).read_text())["placement"] == "pinned"
