@@ -27,8 +27,9 @@ def python_label(entry):
 
 
 def summary_table(summary):
-    lines = ["| model | python (GIL) | switch interval | cpus | placement | load | cheap req/s alone | cheap req/s with expensive | "
-             "model 1/(2·interval) | convoy ratio | cheap p50 / p99 ms | server CPU (cores) | throttled | reps |",
+    lines = ["| model | python (GIL) | switch interval | cpus | placement | load | cheap req/s alone | "
+             "cheap req/s with expensive | model 1/(2·interval) | convoy ratio | cheap p50 / p99 ms | "
+             "server CPU (cores) | throttled | reps |",
              "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in summary:
         p50, p99 = e.get("cheap_p50_ms"), e.get("cheap_p99_ms")
