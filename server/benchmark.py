@@ -1,14 +1,18 @@
-"""Benchmark: cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server.
-Both are measured side by side in one run, alternating, by the seed's own client in a separate process.
-"""
+"""Cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server, measured side by
+side in one run, alternating, by the seed's own client in a separate process. Also prints what our
+instrumentation costs per request in microseconds (1/ours - 1/bare, which carries across hosts), and what
+recording one request's metrics costs with upstream prometheus-client's own MultiProcessValue (a write per
+request) against our per-connection tally (folded once a second)."""
 import argparse
 import os
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import timeit
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,7 +48,7 @@ def run_client(port, seconds):
         sock.recv(4096)
         count += 1
     sock.close()
-    print(count / seconds)
+    print(count / seconds, count)
 
 
 def _free_port():  # runner/backend.py has the same; server/ is a build context of its own and imports nothing outside
@@ -63,25 +67,97 @@ def _wait(port):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def _measure(port, seconds):
+def recording_costs(repeat=7, number=20000):
+    """Microseconds to record one cheap request's metrics: (upstream MultiProcessValue, our tally); best of
+    `repeat`. Run in a subprocess: prometheus-client picks its value class from the environment."""
+    out = subprocess.run([sys.executable, "-m", "server.benchmark", "--recording-costs", str(repeat), str(number)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    upstream, tally = out.stdout.split()
+    return float(upstream), float(tally)
+
+
+def _print_recording_costs(repeat, number):
+    from prometheus_client import Counter, Gauge, Histogram, values
+
+    from server.metrics import CHEAP, DURATION_BUCKETS, IDLE, ServerMetrics
+
+    with tempfile.TemporaryDirectory() as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        values.ValueClass = values.MultiProcessValue()
+        completed = Counter("c_total", "c", ["kind"], registry=None).labels(kind="cheap")
+        duration = Histogram("d_seconds", "d", ["kind"], buckets=DURATION_BUCKETS, registry=None).labels(kind="cheap")
+        in_progress = Gauge("p", "p", ["kind"], multiprocess_mode="sum", registry=None).labels(kind="cheap")
+
+        def upstream():
+            in_progress.inc()
+            in_progress.dec()
+            duration.observe(0.00003)
+            completed.inc()
+
+        upstream_cost = min(timeit.repeat(upstream, number=number, repeat=repeat)) / number
+    with tempfile.TemporaryDirectory() as directory:
+        metrics = ServerMetrics(directory)
+        tally = metrics.open_tally()
+
+        def ours():
+            tally.computing = CHEAP
+            tally.computing = IDLE
+            tally.computed(CHEAP, 0.00003)
+
+        tally_cost = min(timeit.repeat(ours, number=number, repeat=repeat)) / number
+        metrics.close_tally(tally)
+    print(f"{upstream_cost * 1e6:.3f} {tally_cost * 1e6:.3f}")
+
+
+def cpu_seconds(pid):
+    """CPU time of process `pid` and its child processes (Linux /proc; exited threads included), or None
+    where there is no /proc. Less disturbed than a rate by what else the machine runs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids, seen = [pid], set()
+    while pids:
+        current = pids.pop()
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    pids += [int(child) for child in f.read().split() if int(child) not in seen]
+        except (OSError, ValueError, IndexError):
+            if current == pid:
+                return None
+    return total
+
+
+def _measure(port, seconds, server_pid):
+    """(requests/s, server CPU seconds per request or None) of one client run."""
+    cpu_before = cpu_seconds(server_pid)
     out = subprocess.run([sys.executable, "-m", "server.benchmark", "--client", str(port), "--seconds",
                           str(seconds)], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+    cpu_after = cpu_seconds(server_pid)
+    rate, count = out.stdout.split()
+    if cpu_before is None or cpu_after is None:
+        return float(rate), None
+    return float(rate), (cpu_after - cpu_before) / int(count)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m server.benchmark", description=__doc__ or
-                                     "Cheap-stream requests/s: our server vs a bare seed-equivalent one.")
+    parser = argparse.ArgumentParser(prog="python -m server.benchmark", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="measurements of each server, alternating")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
     parser.add_argument("--model", default="thread", help="our server's --model")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--recording-costs", type=int, nargs=2, metavar=("REPEAT", "NUMBER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
         return serve_bare(args.serve_bare)
     if args.client:
         return run_client(args.client, args.seconds)
+    if args.recording_costs:
+        return _print_recording_costs(*args.recording_costs)
 
     bare_port, ours_port = _free_port(), _free_port()
     procs = [
@@ -93,17 +169,31 @@ def main(argv=None):
     try:
         _wait(bare_port)
         _wait(ours_port)
-        bare, ours = [], []
+        bare, ours, bare_cpu, ours_cpu = [], [], [], []
         for round_number in range(args.rounds):
-            bare.append(_measure(bare_port, args.seconds))
-            ours.append(_measure(ours_port, args.seconds))
+            rate, cpu = _measure(bare_port, args.seconds, procs[0].pid)
+            bare.append(rate)
+            bare_cpu.append(cpu)
+            rate, cpu = _measure(ours_port, args.seconds, procs[1].pid)
+            ours.append(rate)
+            ours_cpu.append(cpu)
             print(f"round {round_number + 1}: bare {bare[-1]:,.0f} req/s, ours {ours[-1]:,.0f} req/s", flush=True)
         ratio = statistics.median(o / b for o, b in zip(ours, bare))
+        cost = statistics.median(1 / o - 1 / b for o, b in zip(ours, bare))
         print(f"bare seed-equivalent server: median {statistics.median(bare):,.0f} req/s "
               f"(min {min(bare):,.0f}, max {max(bare):,.0f})")
         print(f"our server ({args.model} model, all metrics on): median {statistics.median(ours):,.0f} req/s "
               f"(min {min(ours):,.0f}, max {max(ours):,.0f})")
         print(f"ratio ours/bare (median of paired rounds): {ratio:.2f}")
+        print(f"our cost per request, 1/ours - 1/bare (median of paired rounds): {cost * 1e6:.2f} µs")
+        if None not in bare_cpu + ours_cpu:
+            extra_cpu = statistics.median(o - b for o, b in zip(ours_cpu, bare_cpu))
+            print(f"server CPU per request: bare {statistics.median(bare_cpu) * 1e6:.1f} µs, ours "
+                  f"{statistics.median(ours_cpu) * 1e6:.1f} µs, ours - bare {extra_cpu * 1e6:.2f} µs "
+                  f"(median of paired rounds)")
+        upstream, tally = recording_costs()
+        print(f"recording one request's metrics: {upstream:.2f} µs with prometheus-client's MultiProcessValue "
+              f"(Histogram.observe, Counter.inc, Gauge.inc/dec), {tally:.2f} µs with our per-connection tally")
     finally:
         for proc in procs:
             proc.terminate()

@@ -60,11 +60,15 @@ def make_compute(config):
     return InlineCompute(config.algorithm)
 
 
-def monitor(metrics, stopping):
-    """The seed's console monitor, corrected: requests completed in each one-second window."""
+def monitor(metrics, stopping, prints):
+    """The seed's once-a-second monitor thread: folds the connections' request counts into the metric files
+    (server/metrics.py) and, if `prints`, prints the requests completed in each one-second window."""
     previous = metrics.completed_by_kind()
     was_idle = False
     while not stopping.wait(1.0):
+        metrics.fold()
+        if not prints:
+            continue
         now = metrics.completed_by_kind()
         cheap, expensive = (int(now[k] - previous[k]) for k in ("cheap", "expensive"))
         idle = cheap + expensive == 0
@@ -121,8 +125,9 @@ def main(argv=None):
         server = PrimeServer(config, metrics, compute, listener)
         server.start()
         control.start()
-        if config.monitor:
-            threading.Thread(target=monitor, args=(metrics, server.stopping), name="monitor", daemon=True).start()
+        # Always runs (it folds the metrics); --no-monitor only silences its lines.
+        threading.Thread(target=monitor, args=(metrics, server.stopping, config.monitor), name="monitor",
+                         daemon=True).start()
         log.info("serving nth primes on %s:%d (model=%s, workers=%d, algorithm=%s, switch interval=%gs, "
                  "GIL %s); metrics on http://%s:%d/metrics; control on http://%s:%d/switch-interval",
                  config.host, listener.getsockname()[1], config.model, config.workers, config.algorithm,

@@ -1,76 +1,108 @@
 """The server's request metrics, written by the compute process into prometheus-client's multiprocess files.
+
 The exporter (server/exporter.py) reads those files from another process, so a scrape never needs our GIL.
+
+A request costs no shared write: the thread serving a connection counts in that connection's own
+`ConnectionTally` (plain integers and floats, one writer, so nothing is lost with or without the GIL), and
+`ServerMetrics.fold()` adds what is new to prometheus-client's standard multiprocess values. The server's
+monitor folds once a second, and a connection is folded as it closes, before it stops counting as active.
+Rare events (connections, errors, cancellations) are written at once through the public API.
 """
 import os
+import threading
 from bisect import bisect_left
 
-from prometheus_client import Counter, Gauge, Histogram, values
-
-from server.fastvalue import FastMultiProcessValue
+from prometheus_client import Counter, Gauge, values
+from prometheus_client.utils import floatToGoString
 
 KINDS = ("cheap", "expensive")
+CHEAP, EXPENSIVE = 0, 1  # indexes into KINDS, used on the request path
+IDLE = -1  # a tally's `computing` when no request is being computed
 ERROR_REASONS = ("not_an_integer", "n_too_small", "n_too_large", "request_too_long", "too_many_connections",
                  "worker_failed")
 # From a cheap request's tens of microseconds to a naive n=100000's many minutes.
 DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                     1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
+# The same, with two finer buckets below: a cheap round trip from the kernel's receipt is tens of microseconds.
+LATENCY_BUCKETS = (0.000025, 0.00005) + DURATION_BUCKETS
+_FIRST_DURATION_BOUND = DURATION_BUCKETS[0]
+DURATION_HELP = ("Compute time of a request, by kind: from the start of its computation (its thread already "
+                 "holds the GIL) to its result, GIL hand-offs during it included. The wait for the GIL before "
+                 "it starts is in primes_request_latency_seconds")
+LATENCY_HELP = ("Latency of a request, by kind: from the kernel's receipt of its bytes to its answer sent, the "
+                "wait for the GIL included. Sampled: at most one receive per connection every 10 ms")
 SWITCH_INTERVAL_HELP = ("Current sys.getswitchinterval() of the server, in seconds "
                         "(a no-op for scheduling when the GIL is disabled)")
 
 
-class KindMetrics:
-    """The metrics of one request kind, bound once so the request path does no label look-ups.
+class HistogramSeries:
+    """One labelled series of a histogram, held as prometheus-client's multiprocess files hold a Histogram's:
+    one value per bucket (not cumulative) and one for the sum; the collector derives `_count` and the
+    cumulative buckets. Written in batches by add(); tests pin it to what Histogram.observe() writes."""
 
-    started()/finished() write the underlying values directly under the value class's one lock: one
-    acquisition per call instead of one per metric keeps our overhead small next to a round trip
-    (python -m server.benchmark). The exposition tests pin the result to what prometheus-client writes.
+    def __init__(self, name, documentation, labelnames, labelvalues, bounds):
+        make = values.ValueClass
+        self.bounds = tuple(float(bound) for bound in bounds)
+        self.buckets = [make("histogram", name, name + "_bucket", (*labelnames, "le"),
+                             (*labelvalues, floatToGoString(bound)), documentation) for bound in self.bounds]
+        self.sum = make("histogram", name, name + "_sum", tuple(labelnames), tuple(labelvalues), documentation)
+
+    def add(self, bucket_counts, total):
+        for value, count in zip(self.buckets, bucket_counts):
+            if count:
+                value.inc(count)
+        if total:
+            self.sum.inc(total)
+
+
+class ConnectionTally:
+    """One connection's request counts, written only by the thread serving it.
+
+    `duration[kind]` and `latency[kind]` are a histogram each: a count per bucket, then the sum of the
+    observed seconds. `computing` is the kind being computed now (IDLE between requests) and `answered` the
+    kind of the last request answered. Only fold() reads them from another thread.
     """
 
-    def __init__(self, metrics, kind):
-        self.completed = metrics.requests.labels(kind=kind)
-        self.duration = metrics.duration.labels(kind=kind)
-        self.in_progress = metrics.in_progress.labels(kind=kind)
-        self.cancelled = metrics.cancelled.labels(kind=kind)
-        self._lock = values.ValueClass.lock
-        self._in_progress = self.in_progress._value
-        self._completed = self.completed._value
-        self._sum = self.duration._sum
-        self._buckets = self.duration._buckets  # per-bucket counts; the exposition makes them cumulative
-        self._bounds = self.duration._upper_bounds
+    __slots__ = ("duration", "latency", "computing", "answered", "_folded")
 
-    def started(self):
-        with self._lock:
-            self._in_progress.add_locked(1)
+    def __init__(self):
+        self.duration = [[0] * len(DURATION_BUCKETS) + [0.0] for _ in KINDS]
+        self.latency = [[0] * len(LATENCY_BUCKETS) + [0.0] for _ in KINDS]
+        self.computing = IDLE
+        self.answered = IDLE
+        self._folded = ([histogram[:] for histogram in self.duration], [histogram[:] for histogram in self.latency])
 
-    def finished(self, seconds):
-        with self._lock:
-            self._in_progress.add_locked(-1)
-            self._sum.add_locked(seconds)
-            self._buckets[bisect_left(self._bounds, seconds)].add_locked(1)
-            self._completed.add_locked(1)
+    def computed(self, kind, seconds):
+        histogram = self.duration[kind]
+        # Most requests are cheap and land in the first bucket: skip the search for them.
+        histogram[0 if seconds <= _FIRST_DURATION_BOUND else bisect_left(DURATION_BUCKETS, seconds)] += 1
+        histogram[-1] += seconds
+        self.answered = kind
 
-    def abandoned(self, cancelled):
-        """A computation that ended without an answer: cancelled, or its worker failed."""
-        with self._lock:
-            self._in_progress.add_locked(-1)
-        if cancelled:
-            self.cancelled.inc()
+    def waited(self, seconds):
+        """Latency of the last request answered (none if it got an error), from the kernel's receipt."""
+        if self.answered == IDLE or seconds < 0:  # < 0: the wall clock was stepped back meanwhile
+            return
+        histogram = self.latency[self.answered]
+        histogram[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        histogram[-1] += seconds
 
 
 class ServerMetrics:
     """Every metric the compute process writes. `multiproc_dir` is where the exporter reads them."""
 
     def __init__(self, multiproc_dir):
-        # Read by prometheus-client's own checks; our values write their files in multiproc_dir.
+        # Read by prometheus-client's multiprocess values when they open their files.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
-        values.ValueClass = FastMultiProcessValue(multiproc_dir)
+        values.ValueClass = values.MultiProcessValue()
         self.multiproc_dir = multiproc_dir
 
         self.requests = Counter("primes_requests_total", "Requests answered with a prime, by kind",
                                 ["kind"], registry=None)
-        self.duration = Histogram("primes_request_duration_seconds",
-                                  "Time from the start of a request's computation to its answer (GIL waits included), by kind",
-                                  ["kind"], buckets=DURATION_BUCKETS, registry=None)
+        self.duration = [HistogramSeries("primes_request_duration_seconds", DURATION_HELP, ("kind",), (kind,),
+                                         DURATION_BUCKETS) for kind in KINDS]
+        self.latency = [HistogramSeries("primes_request_latency_seconds", LATENCY_HELP, ("kind",), (kind,),
+                                        LATENCY_BUCKETS) for kind in KINDS]
         self.in_progress = Gauge("primes_requests_in_progress", "Requests being computed right now, by kind",
                                  ["kind"], multiprocess_mode="sum", registry=None)
         self.cancelled = Counter("primes_cancelled_total",
@@ -89,23 +121,71 @@ class ServerMetrics:
                           ["model", "algorithm", "workers", "python_version", "implementation", "gil_enabled"],
                           multiprocess_mode="mostrecent", registry=None)
 
-        self.kinds = {kind: KindMetrics(self, kind) for kind in KINDS}
+        self.completed = [self.requests.labels(kind=kind) for kind in KINDS]
+        self.computing = [self.in_progress.labels(kind=kind) for kind in KINDS]
+        self.cancelled_by_kind = [self.cancelled.labels(kind=kind) for kind in KINDS]
         self.error_reasons = {reason: self.errors.labels(reason=reason) for reason in ERROR_REASONS}
         # Every labelled series exists from the start (at 0), so rates and dashboards never see "no data".
         for reason in ERROR_REASONS:
             self.error_reasons[reason].inc(0)
-        for kind in self.kinds.values():
-            kind.completed.inc(0)
-            kind.cancelled.inc(0)
-            kind.in_progress.set(0)
+        for kind in KINDS:
+            self.requests.labels(kind=kind).inc(0)
+            self.cancelled.labels(kind=kind).inc(0)
+            self.in_progress.labels(kind=kind).set(0)
 
+        self._tallies = set()
+        self._fold_lock = threading.Lock()
+
+    # -- per connection ----------------------------------------------------------------------------------
+    def open_tally(self):
+        tally = ConnectionTally()
+        with self._fold_lock:
+            self._tallies.add(tally)
+        return tally
+
+    def close_tally(self, tally):
+        """The connection is done: fold what it counted and forget it."""
+        with self._fold_lock:
+            self._tallies.discard(tally)
+            self._fold_locked([tally])
+
+    # -- batches -----------------------------------------------------------------------------------------
+    def fold(self):
+        """Add every open connection's new counts to the shared values (called once a second)."""
+        with self._fold_lock:
+            self._fold_locked(list(self._tallies))
+
+    def _fold_locked(self, tallies):
+        computing = [0] * len(KINDS)
+        for tally in tallies:
+            folded_duration, folded_latency = tally._folded
+            for kind in range(len(KINDS)):
+                now = tally.duration[kind][:]  # one copy: a consistent view of what its owner wrote
+                deltas = [count - before for count, before in zip(now, folded_duration[kind])]
+                if any(deltas):
+                    self.completed[kind].inc(sum(deltas[:-1]))
+                    self.duration[kind].add(deltas[:-1], deltas[-1])
+                    folded_duration[kind] = now
+                now = tally.latency[kind][:]
+                deltas = [count - before for count, before in zip(now, folded_latency[kind])]
+                if any(deltas):
+                    self.latency[kind].add(deltas[:-1], deltas[-1])
+                    folded_latency[kind] = now
+        for tally in self._tallies:
+            kind = tally.computing  # read once: its owner may change it meanwhile
+            if kind != IDLE:
+                computing[kind] += 1
+        for kind, count in enumerate(computing):
+            self.computing[kind].set(count)
+
+    # -- the rest ----------------------------------------------------------------------------------------
     def describe_server(self, *, model, algorithm, workers, python_version, implementation, gil_enabled):
         self.gil_enabled.set(1 if gil_enabled else 0)
         self.info.labels(model=model, algorithm=algorithm, workers=str(workers), python_version=python_version,
                          implementation=implementation, gil_enabled="true" if gil_enabled else "false").set(1)
 
     def completed_by_kind(self):
-        """Requests completed so far, by kind (for the console monitor)."""
+        """Requests completed and folded so far, by kind (for the console monitor)."""
         totals = dict.fromkeys(KINDS, 0.0)
         for family in self.requests.collect():
             for sample in family.samples:

@@ -7,9 +7,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from server import protocol
+from server import latency, protocol
 from server.compute import WorkerFailed
 from server.connections import Connection, DisconnectWatcher, set_idle_timeout
+from server.metrics import CHEAP, EXPENSIVE, IDLE
 
 log = logging.getLogger("server")
 
@@ -85,11 +86,12 @@ class PrimeServer:
     # -- one connection ----------------------------------------------------------------------------------
     def _serve(self, sock):
         connection = Connection(sock)
+        tally = self.metrics.open_tally()
         self.watcher.add(connection)
         try:
             if self.config.idle_timeout:
                 set_idle_timeout(sock, self.config.idle_timeout)
-            self._converse(connection)
+            self._converse(connection, tally)
         except OSError:
             pass  # reset by the peer, idle too long, or shut down by stop(): nothing to answer
         except Exception:  # a bug must cost one connection, never the server
@@ -97,30 +99,44 @@ class PrimeServer:
         finally:
             self.watcher.remove(connection)
             sock.close()
+            self.metrics.close_tally(tally)  # before _release: no active connection means every count folded
             self._release()
 
-    def _converse(self, connection):
+    def _converse(self, connection, tally):
         sock = connection.sock
         framer = protocol.Framer(self.config.max_request_bytes)
         answer = self._answer
+        clock = time.monotonic
+        # A stamped receive (kernel receipt time) at most once per sample period: see server/latency.py.
+        due = 0.0 if latency.enable(sock) else float("inf")
         while True:
-            data = sock.recv(4096)
+            if clock() < due:
+                data, received = sock.recv(4096), None
+            else:
+                data, received = latency.receive(sock, 4096)
             if not data:
                 return  # the client closed: the seed's handler crashed here on int(b"")
             requests = framer.feed(data)
             if len(requests) > 1:
-                replies = self._answer_together(requests, connection)
+                replies = self._answer_together(requests, connection, tally)
                 if replies is None:
                     return  # cancelled: the client is gone
                 sock.sendall(replies)
+                if received is not None:  # one sample for the batch: its last request, answered last
+                    tally.waited((time.time_ns() - received) * 1e-9)
+                    due = clock() + latency.SAMPLE_PERIOD
                 continue
             for raw, newline in requests:  # the seed's ping-pong: one request per recv, one send
-                reply = answer(raw, newline, connection)
+                reply = answer(raw, newline, connection, tally)
                 if reply is None:
                     return  # cancelled: the client is gone
                 sock.sendall(reply)
+                if received is not None:
+                    tally.waited((time.time_ns() - received) * 1e-9)
+            if received is not None:
+                due = clock() + latency.SAMPLE_PERIOD
 
-    def _answer_together(self, requests, connection):
+    def _answer_together(self, requests, connection, tally):
         """The replies to several requests that came in one recv, in order, as one send (None if cancelled).
 
         One send instead of one per reply: fewer system calls and GIL hand-offs, and a pipelining client's
@@ -128,37 +144,38 @@ class PrimeServer:
         """
         replies = []
         for raw, newline in requests:
-            reply = self._answer(raw, newline, connection)
+            reply = self._answer(raw, newline, connection, tally)
             if reply is None:
                 return None
             replies.append(reply)
         return b"".join(replies)
 
-    def _answer(self, raw, newline, connection):
+    def _answer(self, raw, newline, connection, tally):
         try:
             if isinstance(raw, protocol.ProtocolError):
                 raise raw
             n = protocol.parse_n(raw, self.config.max_n)
-            kind = self.metrics.kinds["cheap" if n <= self.config.cheap_max_n else "expensive"]
-            kind.started()
+            kind = CHEAP if n <= self.config.cheap_max_n else EXPENSIVE
+            tally.computing = kind
             started = time.perf_counter()
             try:
                 prime = self.compute.nth_prime(n, connection)
-            except WorkerFailed:
-                kind.abandoned(cancelled=False)
-                raise
+            finally:
+                tally.computing = IDLE
             if prime is None:
-                kind.abandoned(cancelled=True)
+                self.metrics.cancelled_by_kind[kind].inc()
                 return None
-            kind.finished(time.perf_counter() - started)
+            tally.computed(kind, time.perf_counter() - started)
             return str(prime).encode() + b"\n" if newline else str(prime).encode()
         except protocol.ProtocolError as error:
             self.metrics.error_reasons[error.reason].inc()
+            tally.answered = IDLE
             return error.reply()
         except WorkerFailed as failure:
             log.warning("%s", failure)
             error = protocol.ProtocolError(protocol.WORKER_FAILED, "worker failed")
             self.metrics.error_reasons[error.reason].inc()
+            tally.answered = IDLE
             return error.reply()
 
     # -- stopping ----------------------------------------------------------------------------------------

@@ -1,10 +1,16 @@
 """The server's metrics as the exporter serves them: a fresh registry over the multiprocess files, exact text.
-This pins our lean value class (server/fastvalue.py) to the format prometheus-client itself reads.
-"""
+
+This pins the batched histograms (server/metrics.py) to what prometheus-client's own Histogram writes, and
+checks that what a connection counts shows only once folded, exactly, from any number of threads."""
+import subprocess
+import sys
+import threading
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from server.metrics import DURATION_BUCKETS, ServerMetrics
+from server.metrics import CHEAP, DURATION_BUCKETS, EXPENSIVE, LATENCY_BUCKETS, ServerMetrics
+from tests.support import REPO_ROOT, parse_exposition
 
 
 def exposition(directory):
@@ -20,14 +26,16 @@ def test_exact_exposition(tmp_path):
     metrics.switch_interval.set(0.002)
     metrics.connections.inc()
     metrics.connections_active.inc()
-    cheap, expensive = metrics.kinds["cheap"], metrics.kinds["expensive"]
+    tally, hog = metrics.open_tally(), metrics.open_tally()
     for seconds in (0.00005, 0.0003, 0.0003):
-        cheap.started()
-        cheap.finished(seconds)
-    expensive.started()  # still computing
-    expensive.started()
-    expensive.abandoned(cancelled=True)  # its client left
+        tally.computed(CHEAP, seconds)
+    tally.waited(0.00004)  # latency of the last request answered
+    hog.computing = EXPENSIVE  # still computing
+    metrics.cancelled_by_kind[EXPENSIVE].inc()  # another one's client left
     metrics.error_reasons["n_too_large"].inc()
+    before_fold = parse_exposition(exposition(str(tmp_path)))
+    assert before_fold[("primes_requests_total", frozenset({("kind", "cheap")}))] == 0
+    metrics.fold()
 
     lines = set(exposition(str(tmp_path)).splitlines())
     bounds = ("0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
@@ -55,7 +63,13 @@ def test_exact_exposition(tmp_path):
         "primes_gil_enabled 0.0",
         'primes_server_info{algorithm="naive",gil_enabled="false",implementation="CPython",model="thread",'
         'python_version="3.13.5",workers="4"} 1.0',
+        'primes_request_latency_seconds_bucket{kind="cheap",le="2.5e-05"} 0.0',
+        'primes_request_latency_seconds_bucket{kind="cheap",le="5e-05"} 1.0',
+        'primes_request_latency_seconds_count{kind="cheap"} 1.0',
+        'primes_request_latency_seconds_sum{kind="cheap"} 4e-05',
+        'primes_request_latency_seconds_count{kind="expensive"} 0.0',
         "# TYPE primes_request_duration_seconds histogram",
+        "# TYPE primes_request_latency_seconds histogram",
         "# TYPE primes_requests_in_progress gauge",
         "# TYPE primes_switch_interval_seconds gauge",
     } | cheap_buckets
@@ -64,16 +78,89 @@ def test_exact_exposition(tmp_path):
     names = {line.split("{")[0].split(" ")[0] for line in lines if not line.startswith("#")}
     assert names == {"primes_requests_total", "primes_cancelled_total", "primes_requests_in_progress",
                      "primes_request_duration_seconds_bucket", "primes_request_duration_seconds_count",
-                     "primes_request_duration_seconds_sum", "primes_errors_total", "primes_connections_total",
+                     "primes_request_duration_seconds_sum", "primes_request_latency_seconds_bucket",
+                     "primes_request_latency_seconds_count", "primes_request_latency_seconds_sum",
+                     "primes_errors_total", "primes_connections_total",
                      "primes_connections_active", "primes_switch_interval_seconds", "primes_gil_enabled",
                      "primes_server_info"}
     sample_lines = [line for line in lines if not line.startswith("#")]
-    assert len(sample_lines) == 2 * 3 + 2 * (len(DURATION_BUCKETS) + 2) + 6 + 4 + 1  # fixed cardinality
+    assert len(sample_lines) == (2 * 3 + 2 * (len(DURATION_BUCKETS) + 2) + 2 * (len(LATENCY_BUCKETS) + 2)
+                                 + 6 + 4 + 1)  # fixed cardinality
+    metrics.close_tally(hog)
+    metrics.close_tally(tally)
+    assert 'primes_requests_in_progress{kind="expensive"} 0.0' in exposition(str(tmp_path))
 
 
 def test_monitor_totals_follow_the_counters(tmp_path):
     metrics = ServerMetrics(str(tmp_path))
+    tally = metrics.open_tally()
     for _ in range(5):
-        metrics.kinds["cheap"].started()
-        metrics.kinds["cheap"].finished(0.001)
+        tally.computed(CHEAP, 0.001)
+    metrics.fold()
     assert metrics.completed_by_kind() == {"cheap": 5.0, "expensive": 0.0}
+
+
+UPSTREAM_HISTOGRAM = """
+import os, sys
+from prometheus_client import Histogram, values
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = sys.argv[1]
+values.ValueClass = values.MultiProcessValue()
+from server.metrics import DURATION_BUCKETS, DURATION_HELP, KINDS
+histogram = Histogram("primes_request_duration_seconds", DURATION_HELP, ["kind"], buckets=DURATION_BUCKETS,
+                      registry=None)
+for kind in KINDS:
+    histogram.labels(kind=kind)
+for seconds in map(float, sys.argv[2:]):
+    histogram.labels(kind="cheap").observe(seconds)
+"""
+
+
+def test_batched_histogram_writes_what_upstream_histogram_writes(tmp_path):
+    observations = [0.00003, 0.0001, 0.00011, 0.002, 0.7, 42.0, 5000.0, 0.0001, 1.0]
+    ours, upstream = tmp_path / "ours", tmp_path / "upstream"
+    ours.mkdir()
+    upstream.mkdir()
+    metrics = ServerMetrics(str(ours))
+    tally = metrics.open_tally()
+    for seconds in observations:
+        tally.computed(CHEAP, seconds)
+    metrics.close_tally(tally)
+    # In a subprocess: prometheus-client's value class is process-wide.
+    subprocess.run([sys.executable, "-c", UPSTREAM_HISTOGRAM, str(upstream), *map(str, observations)],
+                   cwd=REPO_ROOT, check=True)
+
+    def histogram_lines(directory):
+        return sorted(line for line in exposition(str(directory)).splitlines()
+                      if "primes_request_duration_seconds" in line)
+    assert histogram_lines(ours) == histogram_lines(upstream)
+
+
+def test_counts_from_many_threads_are_exact(tmp_path):
+    """One tally per connection, one writer each, folded while they count: nothing lost (also without a GIL)."""
+    metrics = ServerMetrics(str(tmp_path))
+    threads_count, requests_each = 8, 20000
+    folding = threading.Event()
+
+    def connection():
+        tally = metrics.open_tally()
+        for _ in range(requests_each):
+            tally.computed(CHEAP, 0.00002)
+        metrics.close_tally(tally)
+
+    def folder():
+        while not folding.is_set():
+            metrics.fold()
+
+    fold_thread = threading.Thread(target=folder)
+    fold_thread.start()
+    threads = [threading.Thread(target=connection) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    folding.set()
+    fold_thread.join()
+    samples = parse_exposition(exposition(str(tmp_path)))
+    assert samples[("primes_requests_total", frozenset({("kind", "cheap")}))] == threads_count * requests_each
+    assert samples[("primes_request_duration_seconds_count", frozenset({("kind", "cheap")}))] == (
+        threads_count * requests_each)
