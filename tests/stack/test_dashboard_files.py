@@ -58,6 +58,7 @@ def test_the_dashboard_shows_the_lesson():
     exprs = " ".join(expr for _, expr in dashboard_queries(load_dashboard()))
     for needle in ('kind:primes_requests:rate5s{instance=~"$server", kind="cheap"}', 'kind:locust_requests:rate10s{kind="cheap"}',
                    'primes_requests_in_progress{instance=~"$server", kind="expensive"}', "primes_request_duration_seconds_bucket",
+                   "primes_request_latency_seconds_bucket",
                    "instance:primes_convoy:ratio", "instance:primes_cpu_usage_cores:rate5s", "primes_cpu_limit_cores",
                    "instance:primes_cpu_throttled_periods:ratio_rate5s", "primes_switch_interval_seconds",
                    "primes_server_info", "primes_gil_enabled", "locust_users", "kind:locust_failures:rate10s"):
