@@ -109,6 +109,7 @@ class PrimeServer:
         clock = time.monotonic
         # A stamped receive (kernel receipt time) at most once per sample period: see server/latency.py.
         due = 0.0 if latency.enable(sock) else float("inf")
+        waited = 0.0
         while True:
             if clock() < due:
                 data, received = sock.recv(4096), None
@@ -132,9 +133,12 @@ class PrimeServer:
                     return  # cancelled: the client is gone
                 sock.sendall(reply)
                 if received is not None:
-                    tally.waited((time.time_ns() - received) * 1e-9)
+                    waited = (time.time_ns() - received) * 1e-9
+                    tally.waited(waited)
             if received is not None:
-                due = clock() + latency.SAMPLE_PERIOD
+                # The period counts from the receipt, not the answer: a request that waited longer than the
+                # period for the GIL leaves the next receive due, so a convoy's requests are all sampled.
+                due = clock() + latency.SAMPLE_PERIOD - waited
 
     def _answer_together(self, requests, connection, tally):
         """The replies to several requests that came in one recv, in order, as one send (None if cancelled).

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.support import cheap_rate, expensive_request, run_server, wait_until
+from tests.support import ask, cheap_rate, expensive_request, run_server, wait_until
 
 
 def rates(server, seconds=2.0):
@@ -96,3 +96,36 @@ def test_control_command_line():
         assert refused.returncode == 1 and "not a number" in refused.stderr
     unreachable = run("switch-interval")
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+
+
+def quantile(samples, name, kind, q):
+    """histogram_quantile's answer as an upper bucket bound: the smallest `le` holding a share q of the count."""
+    buckets = sorted((float(dict(labels)["le"]), value) for (sample, labels), value in samples.items()
+                     if sample == name + "_bucket" and dict(labels)["kind"] == kind)
+    total = buckets[-1][1]
+    assert total > 0, f"no {kind} observations in {name}"
+    return next(bound for bound, count in buckets if count >= q * total)
+
+
+def test_latency_shows_the_convoy_that_compute_time_misses():
+    """A hog at a 0.1 s switch interval: cheap requests wait about an interval for the GIL. The latency from the
+    kernel's receipt counts that wait; the compute time, which starts once the thread holds the GIL, does not."""
+    interval = 0.1
+    with run_server("--model", "thread", "--switch-interval", str(interval)) as server:
+        with expensive_request(server.port):
+            wait_until(lambda: server.metric("primes_requests_in_progress", kind="expensive") == 1)
+            with server.connect() as sock:
+                for _ in range(20):  # bounded: about 20 switch intervals
+                    # A pause between requests, as a Locust user has: each request then reaches a server whose
+                    # GIL the hog holds (back to back, the handler often takes the GIL back first).
+                    time.sleep(0.02)
+                    assert ask(sock, b"1") == b"2"
+                wait_until(lambda: server.metric("primes_requests_total", kind="cheap") == 20, timeout=10)
+        samples = server.scrape()
+    # A request that waited longer than the 10 ms sample period leaves the next one sampled too.
+    assert samples[("primes_request_latency_seconds_count", frozenset({("kind", "cheap")}))] >= 5
+    latency_p99 = quantile(samples, "primes_request_latency_seconds", "cheap", 0.99)
+    compute_p99 = quantile(samples, "primes_request_duration_seconds", "cheap", 0.99)
+    print(f"cheap p99 during the convoy at {interval}s: latency <= {latency_p99}s, compute <= {compute_p99}s")
+    assert latency_p99 > interval
+    assert compute_p99 <= interval / 4
