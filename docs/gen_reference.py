@@ -196,6 +196,7 @@ def check_complete(rows, folder, prefix, hint):
 
 def server_metrics():
     from prometheus_client.metrics import MetricWrapperBase
+    from prometheus_client.multiprocess import MultiProcessCollector
 
     from server import exporter, metrics
 
@@ -208,6 +209,9 @@ def server_metrics():
         for value in vars(declared).values():
             if isinstance(value, MetricWrapperBase):
                 rows += families_rows(value.collect(), declared_by=value)
+        # ...the histograms it writes in batches (as multiprocess values, not metric objects), from its files...
+        rows += families_rows(MultiProcessCollector(None, path=multiproc_dir).collect(),
+                              skip={name for name, _ in rows})
         # ...then what the exporter adds on every scrape (CPU limit, cgroup and process CPU).
         registry = exporter.build_registry(multiproc_dir, os.getpid(),
                                            cgroup_root=write_sample_cgroup(os.path.join(scratch, "cgroup")))

@@ -53,6 +53,12 @@ def start_exporter(config, multiproc_dir):
     return exporter
 
 
+def metrics_root(shm="/dev/shm"):
+    """Where the memory-mapped metric files go: a tmpfs where there is one (no disk write-back of their dirty
+    pages; in a container /tmp is overlayfs), else the temporary directory (None: tempfile's choice)."""
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 def make_compute(config):
     from server.compute import InlineCompute, ProcessCompute
     if config.model == "process":
@@ -99,7 +105,7 @@ def main(argv=None):
         print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
 
-    multiproc_dir = tempfile.mkdtemp(prefix="primes-metrics-")
+    multiproc_dir = tempfile.mkdtemp(prefix="primes-metrics-", dir=metrics_root())
     exporter = compute = None
     try:
         metrics = ServerMetrics(multiproc_dir)
