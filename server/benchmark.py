@@ -67,21 +67,23 @@ def _wait(port):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def recording_costs(repeat=7, number=20000):
-    """Microseconds to record one cheap request's metrics: (upstream MultiProcessValue, our tally); best of
-    `repeat`. Run in a subprocess: prometheus-client picks its value class from the environment."""
-    out = subprocess.run([sys.executable, "-m", "server.benchmark", "--recording-costs", str(repeat), str(number)],
-                         cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+def recording_costs(directory, repeat=7, number=20000):
+    """Microseconds to record one cheap request's metrics, with the metric files in `directory`: (upstream
+    MultiProcessValue, our tally); best of `repeat`. Run in a subprocess: prometheus-client's value class is
+    process-wide."""
+    out = subprocess.run([sys.executable, "-m", "server.benchmark", "--recording-costs", directory, str(repeat),
+                          str(number)], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     upstream, tally = out.stdout.split()
     return float(upstream), float(tally)
 
 
-def _print_recording_costs(repeat, number):
+def _print_recording_costs(root, repeat, number):
     from prometheus_client import Counter, Gauge, Histogram, values
 
     from server.metrics import CHEAP, DURATION_BUCKETS, IDLE, ServerMetrics
 
-    with tempfile.TemporaryDirectory() as directory:
+    repeat, number = int(repeat), int(number)
+    with tempfile.TemporaryDirectory(dir=root) as directory:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         values.ValueClass = values.MultiProcessValue()
         completed = Counter("c_total", "c", ["kind"], registry=None).labels(kind="cheap")
@@ -95,7 +97,7 @@ def _print_recording_costs(repeat, number):
             completed.inc()
 
         upstream_cost = min(timeit.repeat(upstream, number=number, repeat=repeat)) / number
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory(dir=root) as directory:
         metrics = ServerMetrics(directory)
         tally = metrics.open_tally()
 
@@ -150,7 +152,7 @@ def main(argv=None):
     parser.add_argument("--model", default="thread", help="our server's --model")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--recording-costs", type=int, nargs=2, metavar=("REPEAT", "NUMBER"), help=argparse.SUPPRESS)
+    parser.add_argument("--recording-costs", nargs=3, metavar=("DIR", "REPEAT", "NUMBER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
         return serve_bare(args.serve_bare)
@@ -191,9 +193,11 @@ def main(argv=None):
             print(f"server CPU per request: bare {statistics.median(bare_cpu) * 1e6:.1f} µs, ours "
                   f"{statistics.median(ours_cpu) * 1e6:.1f} µs, ours - bare {extra_cpu * 1e6:.2f} µs "
                   f"(median of paired rounds)")
-        upstream, tally = recording_costs()
-        print(f"recording one request's metrics: {upstream:.2f} µs with prometheus-client's MultiProcessValue "
-              f"(Histogram.observe, Counter.inc, Gauge.inc/dec), {tally:.2f} µs with our per-connection tally")
+        print("recording one request's metrics (best of 7), upstream = prometheus-client's MultiProcessValue "
+              "(Histogram.observe, Counter.inc, Gauge.inc/dec), tally = ours (folded once a second):")
+        for directory in filter(os.path.isdir, ("/tmp", "/dev/shm")):
+            upstream, tally = recording_costs(directory)
+            print(f"  metric files in {directory}: upstream {upstream:.2f} µs, tally {tally:.2f} µs")
     finally:
         for proc in procs:
             proc.terminate()
