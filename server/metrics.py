@@ -59,17 +59,19 @@ class ConnectionTally:
     """One connection's request counts, written only by the thread serving it.
 
     `duration[kind]` and `latency[kind]` are a histogram each: a count per bucket, then the sum of the
-    observed seconds. `computing` is the kind being computed now (IDLE between requests) and `answered` the
-    kind of the last request answered. Only fold() reads them from another thread.
+    observed seconds. `computing` is the kind being computed now (IDLE between requests), `answered` the kind
+    of the last request answered and `started` when its computation began. Only fold() reads them from
+    another thread.
     """
 
-    __slots__ = ("duration", "latency", "computing", "answered", "_folded")
+    __slots__ = ("duration", "latency", "computing", "answered", "started", "_folded")
 
     def __init__(self):
         self.duration = [[0] * len(DURATION_BUCKETS) + [0.0] for _ in KINDS]
         self.latency = [[0] * len(LATENCY_BUCKETS) + [0.0] for _ in KINDS]
         self.computing = IDLE
         self.answered = IDLE
+        self.started = 0.0  # time.perf_counter() at the start of the last computation
         self._folded = ([histogram[:] for histogram in self.duration], [histogram[:] for histogram in self.latency])
 
     def computed(self, kind, seconds):

@@ -106,12 +106,12 @@ class PrimeServer:
         sock = connection.sock
         framer = protocol.Framer(self.config.max_request_bytes)
         answer = self._answer
-        clock = time.monotonic
-        # A stamped receive (kernel receipt time) at most once per sample period: see server/latency.py.
+        # A stamped receive (kernel receipt time) at most once per sample period (server/latency.py), timed
+        # by the start of the last computation (tally.started), so the check reads no clock of its own.
         due = 0.0 if latency.enable(sock) else float("inf")
         waited = 0.0
         while True:
-            if clock() < due:
+            if tally.started < due:
                 data, received = sock.recv(4096), None
             else:
                 data, received = latency.receive(sock, 4096)
@@ -138,7 +138,7 @@ class PrimeServer:
             if received is not None:
                 # The period counts from the receipt, not the answer: a request that waited longer than the
                 # period for the GIL leaves the next receive due, so a convoy's requests are all sampled.
-                due = clock() + latency.SAMPLE_PERIOD - waited
+                due = time.perf_counter() + latency.SAMPLE_PERIOD - waited
 
     def _answer_together(self, requests, connection, tally):
         """The replies to several requests that came in one recv, in order, as one send (None if cancelled).
@@ -161,7 +161,7 @@ class PrimeServer:
             n = protocol.parse_n(raw, self.config.max_n)
             kind = CHEAP if n <= self.config.cheap_max_n else EXPENSIVE
             tally.computing = kind
-            started = time.perf_counter()
+            tally.started = started = time.perf_counter()
             try:
                 prime = self.compute.nth_prime(n, connection)
             finally:
