@@ -124,8 +124,9 @@ class PrimeServer:
                     return  # cancelled: the client is gone
                 sock.sendall(replies)
                 if received is not None:  # one sample for the batch: its last request, answered last
-                    tally.waited((time.time_ns() - received) * 1e-9)
-                    due = clock() + latency.SAMPLE_PERIOD
+                    waited = (time.time_ns() - received) * 1e-9
+                    tally.waited(waited)
+                    due = time.perf_counter() + latency.SAMPLE_PERIOD - waited
                 continue
             for raw, newline in requests:  # the seed's ping-pong: one request per recv, one send
                 reply = answer(raw, newline, connection, tally)
