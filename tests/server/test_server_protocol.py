@@ -3,6 +3,7 @@ Seed clients unchanged, newline and pipelined clients, every bad input, and the 
 """
 import socket
 import threading
+import time
 
 import pytest
 
@@ -139,3 +140,16 @@ def test_counts_match_what_clients_sent(server):
     assert server.metric("primes_connections_total") == before_connections + clients + 1
     info = [key for key in server.scrape() if key[0] == "primes_server_info"]
     assert dict(info[0][1])["model"] == server.model
+
+
+def test_a_scrape_sees_answers_of_an_open_connection_within_a_second(server):
+    """Counts are folded once a second by the monitor, not only when a connection closes."""
+    before = server.metric("primes_requests_total", kind="cheap")
+    with server.connect() as sock:
+        for _ in range(50):
+            assert ask(sock, b"3\n") == b"5\n"
+        answered = time.monotonic()
+        wait_until(lambda: server.metric("primes_requests_total", kind="cheap") == before + 50, timeout=10)
+        took = time.monotonic() - answered
+    print(f"{server.model}: the scrape showed the 50 answers {took:.2f}s after the last")
+    assert took < 3.0  # one second plus the monitor's wait for the GIL and the scrape, on a loaded machine
