@@ -81,7 +81,9 @@ def test_leaving_cancels_within_a_second(server, case):
 
 def test_a_pipelining_client_that_stays_is_not_cancelled(server):
     cancelled = server.metric("primes_cancelled_total", kind="expensive")
-    watcher = epoll_waiting_threads(server.proc.pid)
+    # The watcher may still be handling the previous test's hang-up (or waiting for the GIL to): until it is
+    # back in epoll_wait, no thread is.
+    watcher = wait_until(lambda: epoll_waiting_threads(server.proc.pid), timeout=10)
     assert len(watcher) == 1
     with start_long_request(server, b"%d\n1\n" % LONG) as sock:
         sock.sendall(b"2\n3")  # more requests and a partial one wait, unread, behind the computation
