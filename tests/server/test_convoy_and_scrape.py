@@ -73,9 +73,11 @@ def test_control_endpoint():
             with pytest.raises(urllib.error.HTTPError) as refused:
                 server.control(body=bad)
             assert refused.value.code == 400 and "error" in refused.value.read().decode()
+            refused.value.close()  # an HTTPError holds its connection open until closed
         with pytest.raises(urllib.error.HTTPError) as missing:
             server.control("/nothing")
         assert missing.value.code == 404
+        missing.value.close()
         assert server.control("/healthz") == "ok\n"
         assert server.metric("primes_switch_interval_seconds") == 0.001
 
