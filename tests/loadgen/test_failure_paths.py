@@ -5,7 +5,7 @@ import os
 import time
 
 from tests.loadgen.conftest import assert_clean_exit, read_failures, read_final, run_locust, start_locust
-from tests.support import free_port, run_server
+from tests.support import free_port, run_server, wait_until
 
 
 def test_server_not_running(workdir):
@@ -31,7 +31,8 @@ def test_server_killed_mid_run(workdir):
         proc = start_locust("--headless", "-u", "2", "-r", "10", "-t", "6s", "--host", f"127.0.0.1:{server.port}",
                             "--csv", prefix, "--json-file", prefix, "--only-summary", cwd=workdir, log_name="locust.log")
         try:
-            time.sleep(3)
+            # Kill once the load is really flowing: a fixed sleep races Locust's start on a busy machine.
+            wait_until(lambda: server.metric("primes_requests_total", kind="cheap") > 600, timeout=30)
             server.stop()  # SIGTERM: the server closes every connection and exits
             assert proc.wait(60) == 1
         finally:
