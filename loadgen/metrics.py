@@ -1,6 +1,8 @@
 """Prometheus metrics of the load Locust generates (requests, failures, response times by kind; users by class).
 Metric names are defined here once; other parts import them. A fresh CollectorRegistry, never the global one.
 """
+from bisect import bisect_left
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -47,14 +49,14 @@ class LoadMetrics:
         return stream
 
     def on_request(self, name, response_time, exception=None, **_):
-        """Listener for environment.events.request (response_time in ms)."""
-        stream = self._stream(name)
+        """Listener for environment.events.request (response_time in ms); runs for every request."""
+        stream = self.streams.get(name) or self._stream(name)
         stream.requests += 1
         if exception is not None:
             stream.failures += 1
         seconds = response_time / 1000.0
         stream.sum_s += seconds
-        stream.buckets[_bucket_index(seconds)] += 1
+        stream.buckets[bisect_left(BUCKETS_S, seconds)] += 1
 
     def on_worker_report(self, client_id, data):
         """Listener for environment.events.worker_report: each report carries the worker's counts since its last."""
@@ -90,7 +92,5 @@ class LoadMetrics:
 
 
 def _bucket_index(seconds):
-    for index, bound in enumerate(BUCKETS_S):
-        if seconds <= bound:
-            return index
-    return len(BUCKETS_S)
+    """The first bucket whose bound is >= seconds (the last one, +Inf, past every bound)."""
+    return bisect_left(BUCKETS_S, seconds)

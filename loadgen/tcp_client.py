@@ -1,5 +1,11 @@
 """A raw-TCP Locust client for the prime server: one persistent connection, one round trip per request.
+
 Every request (success or failure) fires environment.events.request, so stats, CSV, HTML and metrics see it.
+
+The connection is an OS socket in non-blocking mode, waited on with gevent's loop directly: one io watcher per
+connection and one lazily re-armed deadline timer. gevent's cooperative socket would, per request, first try a
+recv that fails with EAGAIN (a syscall and an exception), then start and stop a new timeout timer: together
+about a third of the client's CPU per cheap request (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -8,10 +14,16 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from gevent import get_hub, getcurrent
+from gevent.monkey import get_original
+from gevent.socket import wait_write
+
 from loadgen.answers import expected_answer
 
 if TYPE_CHECKING:
     from locust.event import Events
+
+OsSocket = get_original("socket", "socket")  # the unpatched class, also when Locust has monkey-patched socket
 
 REQUEST_TYPE = "TCP"
 FRAMINGS = ("bare", "line")
@@ -56,6 +68,43 @@ class _OutageLog:
             log.info("requests are succeeding again")
 
 
+class _Deadline:
+    """The request timeout without a timer per request: the client notes when its wait began; one timer checks.
+
+    The timer fires at most every `seconds`; if the wait it finds began `seconds` ago or more, it throws
+    RequestTimeout into the waiting greenlet (as gevent.Timeout does), else it re-arms for what is left.
+    """
+
+    def __init__(self, seconds, greenlet, what):
+        self.seconds = seconds
+        self.greenlet = greenlet
+        self.what = what
+        self.waiting_since = None  # perf_counter() when the current wait's request began; None: not waiting
+        self.timer = None
+        self._arm(seconds)
+
+    def _arm(self, after):
+        # ref=False: this timer alone does not keep the event loop alive.
+        self.timer = get_hub().loop.timer(max(after, 0.001), ref=False)
+        self.timer.start(self._check)
+
+    def _check(self):
+        self.timer.close()
+        since = self.waiting_since
+        left = self.seconds if since is None else self.seconds - (time.perf_counter() - since)
+        if left <= 0:
+            self.waiting_since = None
+            self._arm(self.seconds)
+            self.greenlet.throw(RequestTimeout(f"no answer within {self.seconds:g} s ({self.what})"))
+        else:
+            self._arm(left)
+
+    def close(self):
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None
+
+
 class PrimeClient:
     """Asks the server for the nth prime, over and over, on one connection; checks every answer."""
 
@@ -78,18 +127,56 @@ class PrimeClient:
         self.backoff_first = backoff_first
         self.failures_in_a_row = 0
         self.sock = None
+        self._readable = None
+        self._deadline = None
+        self._wait = get_hub().wait
         self._context = {}
 
     def connect(self) -> None:
-        sock = socket.create_connection(self.address, timeout=self.connect_timeout)
+        cooperative = socket.create_connection(self.address, timeout=self.connect_timeout)  # gevent's, under Locust
+        sock = OsSocket(fileno=cooperative.detach())
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.timeout)
+        sock.setblocking(False)
+        self._readable = get_hub().loop.io(sock.fileno(), 1)
+        self._deadline = _Deadline(self.timeout, getcurrent(), f"n={self.n}")
         self.sock = sock
 
     def close(self) -> None:
+        # Called from the user's own greenlet (on_stop, or after a failure), never while it waits on the watcher.
         sock, self.sock = self.sock, None
+        watcher, self._readable = self._readable, None
+        if watcher is not None:
+            watcher.close()
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None:
+            deadline.close()
         if sock is not None:
             sock.close()
+
+    def _recv(self, start):
+        """The next bytes of the answer (b"" when the server closed): wait until readable, then one recv.
+
+        Raises RequestTimeout once `timeout` seconds have passed since `start`, the request's perf_counter()."""
+        while True:
+            deadline = self._deadline
+            deadline.waiting_since = start
+            try:
+                self._wait(self._readable)
+            finally:
+                deadline.waiting_since = None
+            try:
+                return self.sock.recv(4096)
+            except BlockingIOError:  # a spurious wake-up: wait again
+                continue
+
+    def _send_rest(self, data):
+        # Only if the kernel's send buffer is full, which a few bytes on an idle connection never meet.
+        while data:
+            try:
+                data = data[self.sock.send(data):]
+            except BlockingIOError:
+                wait_write(self.sock.fileno(), timeout=self.timeout,
+                           timeout_exc=TimeoutError(f"could not send within {self.timeout:g} s"))
 
     def ask(self) -> bool:
         """One request, one round trip, one request event. Returns True on a correct answer."""
@@ -98,10 +185,13 @@ class PrimeClient:
             if self.sock is None:
                 self.connect()
             sock = self.sock
-            sent = sock.send(self.payload)  # a few bytes: one send() takes them all (sendall costs more in gevent)
+            try:
+                sent = sock.send(self.payload)  # a few bytes: one send() takes them all
+            except BlockingIOError:
+                sent = 0
             if sent != len(self.payload):
-                sock.sendall(self.payload[sent:])
-            answer = sock.recv(4096)
+                self._send_rest(self.payload[sent:])
+            answer = self._recv(start)
             if answer == self.expected:  # the fast path: a correct answer in one read
                 self._fire(request_type=REQUEST_TYPE, name=self.name,
                            response_time=(time.perf_counter() - start) * 1000.0,
@@ -111,12 +201,14 @@ class PrimeClient:
                 return True
             if self.line:
                 while answer and not answer.endswith(b"\n"):
-                    more = sock.recv(4096)
+                    more = self._recv(start)
                     if not more:
                         break
                     answer += more
             error = self._judge(answer)
-        except socket.timeout:
+        except RequestTimeout as timeout:
+            error = timeout
+        except TimeoutError:  # connecting (socket.timeout)
             error = RequestTimeout(f"no answer within {self.timeout:g} s (n={self.n})")
         except OSError as exc:
             error = ConnectionLost(f"{self.address[0]}:{self.address[1]}: {exc.strerror or exc}")
