@@ -36,8 +36,11 @@ def build_parser():
     run.add_argument("--start-stack", action="store_true", default=_env("START_STACK") in ("1", "true"),
                      help="compose: start the stack's server and Locust (free ports) and take it down at the end "
                           "[env EXPERIMENT_START_STACK=1]")
-    run.add_argument("--locust-workers", type=int, default=_env("LOCUST_WORKERS", "1"),
-                     help="compose with --start-stack: Locust workers [env EXPERIMENT_LOCUST_WORKERS] (default 1)")
+    run.add_argument("--locust-workers", type=int, default=_env("LOCUST_WORKERS"),
+                     help="Locust worker processes sharing the users (each uses one core at most; add them when the "
+                          "report marks cells client-bound). native: a master and N workers on the cores the server "
+                          "does not use (default 0: one Locust process); compose with --start-stack: worker "
+                          "containers (default 1) [env EXPERIMENT_LOCUST_WORKERS]")
     validate = commands.add_parser("validate", help="check an experiment file and list its cells")
     validate.add_argument("file")
     validate.add_argument("--backend", choices=BACKENDS, default=_env("BACKEND", "native"))
@@ -57,11 +60,11 @@ def build_parser():
 def make_backend(args, experiment, out_dir) -> Backend:
     if args.backend == "compose":
         from runner.compose import ComposeBackend
+        workers = getattr(args, "locust_workers", None)
         return ComposeBackend(experiment, out_dir, project=getattr(args, "project", None),
-                              start_stack=getattr(args, "start_stack", False),
-                              workers=getattr(args, "locust_workers", 1))
+                              start_stack=getattr(args, "start_stack", False), workers=1 if workers is None else workers)
     from runner.native import NativeBackend
-    return NativeBackend(experiment, out_dir)
+    return NativeBackend(experiment, out_dir, locust_workers=getattr(args, "locust_workers", None) or 0)
 
 
 def main(argv=None):

@@ -47,6 +47,9 @@ def compare(folder_a, folder_b):
                 f"{'/'.join(dict.fromkeys(e['placement'] for e in (a, b) if e))} "
                 f"{some['cheap_users']}c+{some['expensive_users']}e {some['algorithm']}"
                 + (f" python={some['python']}" if some.get("python") else ""))
+        bound = [side for side, entry in (("A", a), ("B", b)) if entry and entry.get("client_bound")]
+        if bound:  # its cheap figures may measure Locust rather than the server
+            name += f" (client-bound in {' and '.join(bound)})"
         lines.append(f"| {name} | {python_label(a) if a else '–'} | {python_label(b) if b else '–'} | "
                      f"{fmt(a and a.get('cheap_rps_alone'))} | {fmt(b and b.get('cheap_rps_alone'))} | "
                      f"{fmt(a and a.get('cheap_rps'), 1)} | {fmt(b and b.get('cheap_rps'), 1)} | "

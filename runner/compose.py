@@ -29,6 +29,11 @@ METRICS_PORT, WEB_PORT = "8000/tcp", "8089/tcp"  # container ports published by 
 SERVER_ENV = {"model": "SERVER_MODEL", "workers": "SERVER_WORKERS", "algorithm": "SERVER_ALGORITHM"}
 
 
+def docker_errors():
+    import docker.errors
+    return docker.errors.DockerException
+
+
 def _published(container, port):
     bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(port) or []
     if not bindings:
@@ -257,6 +262,24 @@ class ComposeBackend:
 
     def end_cell(self):
         pass  # the stack's server lives on; the measurement already waited until it was idle
+
+    def locust_cpu_seconds(self):
+        """{Locust container: CPU seconds so far} of the master and every worker, from the Docker stats API."""
+        found = {}
+        for service in SERVICES[1:]:
+            for container in self._running(service):
+                try:
+                    # one_shot: the counters now, without waiting for a second sample (about 1 s).
+                    stats = container.stats(stream=False, one_shot=True)
+                    found[container.name] = stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+                except (KeyError, TypeError, docker_errors()) as exc:  # a container going away, an old engine
+                    found[container.name] = None
+                    self._note(f"no CPU figure for {container.name}: {exc}")
+        return found
+
+    def _note(self, text):
+        with open(os.path.join(self.logs, "compose.log"), "a") as log:
+            log.write(f"runner: {text}\n")
 
     def close(self):
         if self.locust is not None:

@@ -3,6 +3,7 @@
 """
 import time
 
+from runner import locust_cpu as client_cpu
 from runner import promtext
 
 SPAWN_RATE = 100
@@ -42,8 +43,14 @@ def sleep_with(seconds, tick):
         time.sleep(min(0.5, left))
 
 
-def run_phase(target, locust, experiment, cheap_users, expensive_users, status):
-    """One load phase on a ready server; returns its measurement dict."""
+def no_locust_cpu():
+    return None
+
+
+def run_phase(target, locust, experiment, cheap_users, expensive_users, status, locust_cpu=no_locust_cpu):
+    """One load phase on a ready server; returns its measurement dict.
+
+    `locust_cpu()` gives {Locust process: CPU seconds so far} (None where the backend cannot tell)."""
     scrape = target.scrape
     start = scrape()
     locust.swarm(cheap_users, expensive_users, host=target.locust_host, spawn_rate=SPAWN_RATE,
@@ -59,19 +66,19 @@ def run_phase(target, locust, experiment, cheap_users, expensive_users, status):
         status("warm-up")
         sleep_with(experiment.warmup_s, lambda: status("warm-up"))
         locust.reset_stats()
-        before, began = scrape(), time.monotonic()
+        before, began, cpu_before = scrape(), time.monotonic(), locust_cpu()
         status("measuring")
         sleep_with(experiment.measure_s, lambda: status("measuring"))
-        after, window = scrape(), time.monotonic() - began
+        after, window, cpu_after = scrape(), time.monotonic() - began, locust_cpu()
         stats = locust.stats()
     finally:
         locust.stop()
     status("waiting for idle")
     wait_idle(scrape)
-    return summarise(before, after, window, stats)
+    return summarise(before, after, window, stats, client_cpu.busy_cores(cpu_before, cpu_after, window))
 
 
-def summarise(before, after, window, stats):
+def summarise(before, after, window, stats, locust_cores=None):
     cheap, expensive = stats.get("cheap", {}), stats.get("expensive", {})
     cheap_done = promtext.delta(before, after, promtext.REQUESTS, kind="cheap") or 0.0
     cpu = promtext.delta(before, after, promtext.SERVER_CPU)
@@ -98,6 +105,9 @@ def summarise(before, after, window, stats):
         "switch_interval_s": after.get_sum(promtext.SWITCH_INTERVAL),
         "server_info": (after.labels_of(promtext.SERVER_INFO) or [{}])[0],
         "gil_enabled": after.get_sum(promtext.GIL_ENABLED),  # at the end of the window, i.e. under load
+        # Cores each Locust process used through the window; its busiest one decides client_bound.
+        "locust_cpu_cores": locust_cores or {},
+        "locust_cpu_max_cores": max(locust_cores.values()) if locust_cores else None,
     }
 
 
@@ -106,14 +116,14 @@ def model_rps(switch_interval_s):
     return 1.0 / (2.0 * switch_interval_s)
 
 
-def measure_cell(target, locust, experiment, cell, status):
+def measure_cell(target, locust, experiment, cell, status, locust_cpu=no_locust_cpu):
     """Both phases of one cell -> the record written to the cell's JSON and the CSV row."""
     wait_idle(target.scrape)  # nothing may leak in from the previous cell
-    alone = run_phase(target, locust, experiment, cell.cheap_users, 0, lambda s: status(f"alone: {s}"))
+    alone = run_phase(target, locust, experiment, cell.cheap_users, 0, lambda s: status(f"alone: {s}"), locust_cpu)
     with_expensive = None
     if cell.expensive_users:
         with_expensive = run_phase(target, locust, experiment, cell.cheap_users, cell.expensive_users,
-                                   lambda s: status(f"with expensive: {s}"))
+                                   lambda s: status(f"with expensive: {s}"), locust_cpu)
     ratio = None
     if with_expensive is not None and alone["cheap_rps_server"] > 0:
         ratio = with_expensive["cheap_rps_server"] / alone["cheap_rps_server"]

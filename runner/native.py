@@ -1,6 +1,7 @@
 """Native backend: for each cell a fresh `python -m server` on free 127.0.0.1 ports, pinned to whole cores by CPU
-affinity (placement pinned; no quota), loaded by one local Locust process (web API on 127.0.0.1) pinned to the
-remaining cores.
+affinity (placement pinned; no quota), loaded by Locust (web API on 127.0.0.1) pinned to the remaining cores: one
+local process, or a master and --locust-workers worker processes (each worker one core at most: gevent runs users
+on one thread).
 """
 import dataclasses
 import os
@@ -13,10 +14,12 @@ import urllib.request
 from runner import interpreters, promtext
 from runner.backend import REPO_ROOT, BackendError, free_port
 from runner.locust_api import LocustController
+from runner.locust_cpu import proc_cpu_seconds
 from runner.spec import ALL_CORES, FREE_THREADED, QUOTA
 
 LOCUSTFILE = os.path.join(REPO_ROOT, "loadgen", "locustfile.py")
 STOP_TIMEOUT_S = 10.0
+WORKERS_TIMEOUT_S = 60.0  # for every worker to connect to the master
 
 
 def stop_group(proc, timeout=STOP_TIMEOUT_S):
@@ -63,7 +66,7 @@ class NativeTarget:
 class NativeBackend:
     name = "native"
 
-    def __init__(self, experiment, out_dir):
+    def __init__(self, experiment, out_dir, locust_workers=0):
         # python value -> (interpreter, problem), resolved once per distinct value.
         self.interpreters = {p: interpreters.resolve(p) for p in dict.fromkeys(c.python for c in experiment.cells)}
         # Free-threaded cells without a free-threaded interpreter here are skipped with one note (lesson.yaml
@@ -78,7 +81,9 @@ class NativeBackend:
         self.experiment = experiment
         self.logs = os.path.join(out_dir, "logs")
         self.cores = sorted(os.sched_getaffinity(0))
+        self.locust_workers = locust_workers  # 0: one local Locust process; N: a master and N workers
         self.locust_proc = None
+        self.worker_procs = []
         self.locust = None
         self.server = None
 
@@ -88,6 +93,8 @@ class NativeBackend:
     def problems(self):
         """What this backend cannot run, one message each (checked before any load)."""
         found = []
+        if self.locust_workers < 0:
+            found.append(f"--locust-workers {self.locust_workers}: must be >= 0 (0: one Locust process)")
         if not os.path.exists(LOCUSTFILE):
             found.append(f"the locustfile {LOCUSTFILE} is missing")
         for cell in self.experiment.cells:
@@ -115,17 +122,54 @@ class NativeBackend:
         command = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--web-host", "127.0.0.1",
                    "--web-port", str(web_port), "--host", "127.0.0.1:1", "--loglevel", "WARNING",
                    "--cheap-n", str(self.experiment.cheap_n), "--expensive-n", str(self.experiment.expensive_n)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-        with open(os.path.join(self.logs, "locust.log"), "ab") as log:
-            self.locust_proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        if self.locust_workers:
+            master_port = free_port()
+            command += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
+        self.locust_proc = self._start_locust(command, "locust.log")
+        for index in range(1, self.locust_workers + 1):
+            self.worker_procs.append(self._start_locust(
+                [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-host", "127.0.0.1",
+                 "--master-port", str(master_port), "--loglevel", "WARNING"], f"locust-worker-{index}.log"))
         self.locust = LocustController(f"http://127.0.0.1:{web_port}")
-        self.locust.wait_ready(alive=lambda: self.locust_proc.poll() is None)
+        self.locust.wait_ready(alive=self._locust_alive)
+        if self.locust_workers:
+            self._wait_workers()
+
+    def _start_locust(self, command, log_name):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+        with open(os.path.join(self.logs, log_name), "ab") as log:
+            return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+    def _locust_alive(self):
+        return all(proc.poll() is None for proc in [self.locust_proc, *self.worker_procs])
+
+    def _wait_workers(self):
+        deadline = time.monotonic() + WORKERS_TIMEOUT_S
+        while (count := self.locust.worker_count() or 0) < self.locust_workers:
+            if not self._locust_alive():
+                raise BackendError(f"a Locust process exited before all workers connected (see {self.logs})")
+            if time.monotonic() > deadline:
+                raise BackendError(f"only {count} of {self.locust_workers} Locust workers connected to the master "
+                                   f"within {WORKERS_TIMEOUT_S:g} s (see {self.logs})")
+            time.sleep(0.2)
+
+    def locust_processes(self):
+        """{name: pid} of the Locust processes: "locust" alone, or "master" and "worker-1".."worker-N"."""
+        if not self.worker_procs:
+            return {"locust": self.locust_proc.pid}
+        return {"master": self.locust_proc.pid,
+                **{f"worker-{index}": proc.pid for index, proc in enumerate(self.worker_procs, 1)}}
+
+    def locust_cpu_seconds(self):
+        """{Locust process: CPU seconds so far}, from /proc."""
+        return {name: proc_cpu_seconds(pid) for name, pid in self.locust_processes().items()}
 
     def start_cell(self, cell, name):
         cores = self.server_cores(cell)
         # Locust on the cores the server may not use, so the load generator does not eat the server's CPU.
-        pin_all_threads(self.locust_proc.pid, set(self.cores) - cores or set(self.cores))
+        for pid in self.locust_processes().values():
+            pin_all_threads(pid, set(self.cores) - cores or set(self.cores))
         port, metrics_port, control_port = free_port(), free_port(), free_port()
         command = [self.interpreters[cell.python][0], "-m", "server", "--host", "127.0.0.1", "--port", str(port),
                    "--metrics-port", str(metrics_port), "--control-port", str(control_port),
@@ -175,3 +219,6 @@ class NativeBackend:
                 pass
             stop_group(self.locust_proc)
             self.locust_proc = None
+        for proc in self.worker_procs:
+            stop_group(proc)
+        self.worker_procs = []

@@ -3,6 +3,7 @@ Written after every run, also an interrupted one (it then says how many cells we
 """
 import os
 
+from runner.locust_cpu import CLIENT_BOUND_CORES, advice
 from runner.plots import worth_showing
 from runner.results import COLUMNS, interval_label
 
@@ -26,11 +27,20 @@ def python_label(entry):
     return f"{entry.get('python') or '–'} ({gil})"
 
 
+def client_label(entry):
+    """The busiest Locust process's CPU (cores, alone / with expensive), and "client-bound" when it was."""
+    alone, loaded = entry.get("locust_cpu_max_alone"), entry.get("locust_cpu_max")
+    if alone is None and loaded is None:
+        return "–"
+    text = " / ".join("–" if stat is None else f"{stat['max']:.2f}" for stat in (alone, loaded))
+    return f"**client-bound** {text}" if entry.get("client_bound") else text
+
+
 def summary_table(summary):
     lines = ["| model | python (GIL) | switch interval | cpus | placement | load | cheap req/s alone | "
              "cheap req/s with expensive | model 1/(2·interval) | convoy ratio | cheap p50 / p99 ms | "
-             "server CPU (cores) | throttled | reps |",
-             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "server CPU (cores) | throttled | Locust CPU (busiest process, cores) | reps |",
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in summary:
         p50, p99 = e.get("cheap_p50_ms"), e.get("cheap_p99_ms")
         latency = "–" if p50 is None else f"{p50['median']:g} / {p99['median']:g}"
@@ -40,7 +50,7 @@ def summary_table(summary):
             f"{e['cheap_users']}c+{e['expensive_users']}e | {fmt(e.get('cheap_rps_alone'))} | "
             f"{fmt(e.get('cheap_rps'), 1)} | {model} | {fmt(e.get('convoy_ratio'), percent=True)} | {latency} | "
             f"{fmt(e.get('cpu_used_cores'), 2)} | {fmt(e.get('throttled_fraction'), percent=True)} | "
-            f"{e['repetitions']} |")
+            f"{client_label(e)} | {e['repetitions']} |")
     return "\n".join(lines)
 
 
@@ -67,6 +77,14 @@ def write(out_dir, experiment, meta, summary, rows, state):
               "count (primes_requests_total); latencies are Locust's. Figures are the median over repetitions, "
               "[min–max] when there are several.", ""]
     lines += ["## Results", "", summary_table(summary) if summary else "_No cell finished._", ""]
+    bound = [e for e in summary if e.get("client_bound")]
+    lines += [f"The Locust CPU column is the busiest Locust process's CPU time over the window (the highest "
+              f"repetition; alone / with expensive): a process at {CLIENT_BOUND_CORES:g} of a core or more marks the "
+              f"cell **client-bound**.", ""]
+    if bound:
+        processes = max(int(e.get("locust_processes") or 1) for e in bound)
+        lines += ["## Client-bound cells", "", f"{len(bound)} cell(s): {advice(processes)}", ""]
+        lines += [f"- `{e['cell']}`" for e in bound] + [""]
     if errors:
         lines += ["## Errors", ""] + [f"- `{r['cell']}` repetition {r['repetition']}: {r['error']}"
                                      for r in errors] + [""]

@@ -7,6 +7,7 @@ import math
 import os
 import statistics
 
+from runner.locust_cpu import CLIENT_BOUND_CORES, is_client_bound
 from runner.spec import ALL_CORES, DEFAULT_PLACEMENT, FREE_THREADED, GIL, format_seconds, placement_of
 
 # The CSV's columns, in order, with their meaning. Append new columns at the end; never rename or reorder.
@@ -55,10 +56,16 @@ COLUMNS = [
                   "core allowed); results written before this column are read as quota (compose) or pinned (native)"),
     ("cpuset_cores", "primes_cpu_cpuset_cores: CPUs the server could run on (cpuset within its affinity)"),
     ("quota_cores", "primes_cpu_quota_cores: the server's CFS quota in cores ('' = none)"),
+    # Added with the load generator's own CPU (is the client the limit?), after the columns above:
+    ("locust_processes", "Locust processes that made the load: 1 (one local process), or the master + workers"),
+    ("locust_cpu_max_alone", "CPU of the busiest Locust process / window (cores; 1 = a whole core), cheap stream alone"),
+    ("locust_cpu_max", "CPU of the busiest Locust process / window (cores), with the expensive stream"),
+    ("client_bound", f"1: a Locust process used >= {CLIENT_BOUND_CORES:g} of a core in a window, so the cheap stream "
+                     "may have measured Locust, not the server (add Locust workers); 0: no; '' = not measured"),
 ]
 COLUMN_NAMES = [name for name, _ in COLUMNS]
 SUMMARY_METRICS = ("cheap_rps_alone", "cheap_rps", "convoy_ratio", "cheap_p50_ms", "cheap_p99_ms",
-                   "cpu_used_cores", "throttled_fraction")
+                   "cpu_used_cores", "throttled_fraction", "locust_cpu_max_alone", "locust_cpu_max")
 
 
 BUILD_OF = {"true": GIL, "false": FREE_THREADED}  # server_gil -> the python axis' name of that build
@@ -89,7 +96,13 @@ def row_for(backend, cell, repetition, record=None, error=None):
                    gil_enabled_alone=_flag(alone.get("gil_enabled")), cpuset_cores=alone.get("cpuset_cores"),
                    quota_cores=alone.get("quota_cores"),
                    cheap_failures=alone["cheap_failures"] + loaded.get("cheap_failures", 0))
+        busiest = [phase.get("locust_cpu_max_cores") for phase in (alone, loaded) if phase]
+        measured = [cores for cores in busiest if cores is not None]
+        row.update(locust_processes=len(alone.get("locust_cpu_cores") or {}) or "",
+                   locust_cpu_max_alone=alone.get("locust_cpu_max_cores"),
+                   client_bound=_flag(is_client_bound(max(measured)) if measured else None))
         if loaded:
+            row.update(locust_cpu_max=loaded.get("locust_cpu_max_cores"))
             row.update(cheap_rps=loaded["cheap_rps_server"], cheap_rps_locust=loaded["cheap_rps_locust"],
                        cheap_p50_ms=loaded["cheap_p50_ms"], cheap_p99_ms=loaded["cheap_p99_ms"],
                        cheap_avg_ms=loaded["cheap_avg_ms"], expensive_latency_ms=loaded["expensive_latency_ms"],
@@ -151,9 +164,13 @@ def summarise(rows):
         for name in ("cheap_users", "expensive_users", "workers"):  # numbers, from a run or from results.csv
             entry[name] = int(entry[name])
         entry["model_rps"] = _float(first["model_rps"])
+        flags = {m.get("client_bound") or "" for m in members} - {""}
+        entry["client_bound"] = None if not flags else "1" in flags  # bound in any repetition
+        entry["locust_processes"] = first.get("locust_processes") or ""
         entry["repetitions"] = len(members)
         for metric in SUMMARY_METRICS:
-            values = [v for v in (_float(m[metric]) for m in members) if v is not None]
+            # .get: results folders written before a column existed lack it (then empty).
+            values = [v for v in (_float(m.get(metric)) for m in members) if v is not None]
             entry[metric] = ({"median": statistics.median(values), "min": min(values), "max": max(values),
                               "n": len(values)} if values else None)
         summary.append(entry)

@@ -91,7 +91,8 @@ def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, strea
                        "started_at": time.time()}
             try:
                 target = backend.start_cell(cell, name)
-                record = measure_cell(target, backend.locust, experiment, cell, progress.status)
+                record = measure_cell(target, backend.locust, experiment, cell, progress.status,
+                                      backend.locust_cpu_seconds)
                 payload["record"] = record
                 row = results.row_for(backend.name, cell, rep, record)
             except CELL_ERRORS as exc:
