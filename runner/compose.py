@@ -30,8 +30,10 @@ SERVER_ENV = {"model": "SERVER_MODEL", "workers": "SERVER_WORKERS", "algorithm":
 
 
 def docker_errors():
+    """The Docker SDK's and its HTTP library's errors (the SDK is imported only when the backend is used)."""
     import docker.errors
-    return docker.errors.DockerException
+    import requests
+    return (docker.errors.DockerException, requests.RequestException)
 
 
 def _published(container, port):
@@ -272,7 +274,7 @@ class ComposeBackend:
                     # one_shot: the counters now, without waiting for a second sample (about 1 s).
                     stats = container.stats(stream=False, one_shot=True)
                     found[container.name] = stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
-                except (KeyError, TypeError, docker_errors()) as exc:  # a container going away, an old engine
+                except (KeyError, TypeError, ValueError, OSError, *docker_errors()) as exc:  # gone, old engine
                     found[container.name] = None
                     self._note(f"no CPU figure for {container.name}: {exc}")
         return found

@@ -52,6 +52,9 @@ def test_quota_and_pinned_cores_applied_live(docker_engine, tmp_path, artifacts_
             assert 0 <= float(row["throttled_fraction"]) <= 1, row
         else:
             assert row["quota_cores"] == "" and float(row["cpuset_cores"]) == 1, row
+        # Each Locust container's CPU over the window, from the Docker stats API: the master and one worker.
+        assert row["locust_processes"] == "2" and 0.01 < float(row["locust_cpu_max_alone"]) < 1.2, row
+        assert row["client_bound"] in ("0", "1"), row
     cells = sorted(p.name for p in (out / "cells").iterdir())
     assert [name.rsplit("_", 1)[1] for name in cells] == ["quota-r1.json", "quota-r1.json", "pinned-r1.json"], cells
     assert json.loads((out / "cells" / cells[2]).read_text())["placement"] == "pinned"
