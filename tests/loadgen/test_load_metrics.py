@@ -38,7 +38,9 @@ def test_metrics_agree_with_locust_and_the_server(workdir):
             assert rows["cheap"][1] == 0 and rows["cheap"][0] > 500
             assert rows["expensive"][0] == rows["expensive"][1] > 0
             assert 0 <= server.metric("primes_requests_total", kind="cheap") - rows["cheap"][0] <= 1
-            assert server.metric("primes_errors_total", reason="n_too_large") == rows["expensive"][1]
+            # As for cheap: a request in flight when its user stopped is answered (here: refused) by the server but
+            # never recorded by Locust.
+            assert 0 <= server.metric("primes_errors_total", reason="n_too_large") - rows["expensive"][1] <= 1
             assert sample(after, metrics.USERS) == 0
 
             # A second run: Locust clears its statistics, the Prometheus counters keep counting.
