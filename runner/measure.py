@@ -3,7 +3,7 @@
 """
 import time
 
-from runner import promtext
+from runner import interrupts, promtext
 
 SPAWN_RATE = 100
 START_TIMEOUT_S = 30.0  # time for the first answers / the expensive request to start (1 s intervals are slow)
@@ -17,6 +17,7 @@ class PhaseError(RuntimeError):
 def wait_for(predicate, timeout, what, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:
+        interrupts.check()
         value = predicate()
         if value:
             return value
@@ -38,6 +39,7 @@ def wait_idle(scrape, timeout=IDLE_TIMEOUT_S):
 def sleep_with(seconds, tick):
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
+        interrupts.check()
         tick()
         time.sleep(min(0.5, left))
 
