@@ -112,9 +112,11 @@ _FLAGS: list[tuple[str, Callable[[str], object], str]] = [
     ("--host", str, "address of the prime service (raw TCP); the container sets 0.0.0.0"),
     ("--port", _port, "TCP port of the prime service"),
     ("--metrics-host", str, "address of the Prometheus exporter; unset means the same as --host"),
-    ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL)"),
+    ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL); "
+                              "0 picks a free port, printed at start"),
     ("--control-host", str, "address of the HTTP control endpoint (keep it private: loopback or the stack's network)"),
-    ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval)"),
+    ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval, served by the "
+                              "exporter); 0 picks a free port, printed at start"),
     ("--model", str, "concurrency model: thread (a thread per connection, the seed), pool (bounded thread pool), "
                      "process (I/O threads, computation in worker processes), serial (one connection at a time)"),
     ("--workers", _positive_int, "threads (pool) or processes (process) doing the work"),
