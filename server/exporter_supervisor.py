@@ -17,7 +17,7 @@ from server import control_link
 from server.lifeline import describe_exit
 
 log = logging.getLogger("server")
-QUICK_DEATH_S = 1.0  # an exporter that dies sooner than this after its start is restarted with a back-off
+QUICK_DEATH_S = 1.0  # exporters dying this soon after their start, twice in a row, are restarted with a back-off
 MAX_BACKOFF_S = 30.0
 
 
@@ -80,7 +80,7 @@ class ExporterSupervisor:
         control_link.start(ours, self.started, self.on_change)
 
     def _watch(self):
-        backoff = 0.0
+        quick_deaths = 0  # in a row: a crash loop backs off, an operator's occasional kill does not
         while True:
             process = self.process
             status = process.wait()  # blocks in waitpid: wakes the moment the exporter dies
@@ -89,7 +89,8 @@ class ExporterSupervisor:
                 return
             died = time.monotonic()
             lived = died - self._started_at
-            backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_S) if lived < QUICK_DEATH_S else 0.0
+            quick_deaths = quick_deaths + 1 if lived < QUICK_DEATH_S else 0
+            backoff = min(0.5 * 2 ** (quick_deaths - 2), MAX_BACKOFF_S) if quick_deaths >= 2 else 0.0
             log.warning("the metrics exporter (pid %d) %s after %.1fs; starting a new one%s", process.pid,
                         describe_exit(status), lived, f" in {backoff:g}s" if backoff else "")
             while True:
