@@ -120,7 +120,8 @@ _FLAGS: list[tuple[str, Callable[[str], object], str]] = [
     ("--model", str, "concurrency model: thread (a thread per connection, the seed), pool (bounded thread pool), "
                      "process (I/O threads, computation in worker processes), serial (one connection at a time)"),
     ("--workers", _positive_int, "threads (pool) or processes (process) doing the work"),
-    ("--switch-interval", _switch_interval, "sys.setswitchinterval at start-up, in seconds, 1e-06 to 60 (changeable while running)"),
+    ("--switch-interval", _switch_interval, "sys.setswitchinterval at start-up, in seconds, 1e-06 to 60 "
+                                            "(changeable while running)"),
     ("--algorithm", str, "naive (the seed's div <= num/2, holds the GIL for minutes at n=100000) or sqrt"),
     ("--max-n", _positive_int, "largest n accepted; above it the answer is 'ERR n above maximum'"),
     ("--max-request-bytes", _positive_int, "longest request accepted, in bytes"),
