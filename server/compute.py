@@ -13,6 +13,8 @@ from server.lifeline import describe_exit, die_with_parent
 from server.primes import ALGORITHMS, find_nth_prime
 
 log = logging.getLogger("server")
+READY = "ready"
+START_TIMEOUT_S = 60.0  # for a new worker process to import and say it is ready
 
 
 class InlineCompute:
@@ -34,6 +36,7 @@ def _worker_main(tasks, results, cancel_flag, algorithm, server_pid):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the server stops us itself
     is_prime = ALGORITHMS[algorithm]
+    results.send(READY)  # imported and set up: requests no longer wait for our start-up
     while True:
         try:
             n = tasks.recv()
@@ -105,7 +108,7 @@ class ProcessCompute:
         self._started = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
         self._supervisor.start()
-        self._started.wait()  # every worker process exists when we return (they may still be importing)
+        self._started.wait()  # every worker process is ready when we return
 
     def nth_prime(self, n, connection):
         for _ in range(2 * self.size + 1):
@@ -157,8 +160,7 @@ class ProcessCompute:
 
     # -- the supervisor thread -----------------------------------------------------------------------------
     def _supervise(self):
-        for _ in range(self.size):
-            self._start_worker()
+        self._start_workers(self.size)
         self._started.set()
         while not self.closed.is_set():
             try:
@@ -192,26 +194,40 @@ class ProcessCompute:
         with self._lock:
             replace += self._lost
             self._lost.clear()
+        replaced = 0
         for worker in replace:
             if worker in self._workers:
                 self._workers.remove(worker)
                 worker.discard()
-                self._start_worker()
+                replaced += 1
+        self._start_workers(replaced)
 
-    def _start_worker(self):
-        while True:
-            if self.closed.is_set():
-                return
-            try:
-                worker = _Worker(self.context, self.algorithm)
-                break
-            except OSError as error:  # e.g. out of processes or file descriptors: try again in a moment
-                log.error("cannot start a worker process: %s", error)
-                self.closed.wait(1.0)
-        with self._lock:
-            self._workers.append(worker)
-            self._idle.append(worker)
-            self._idle_ready.notify()
+    def _start_workers(self, count):
+        """Start `count` workers and make each one idle once it says it is ready (all import at once)."""
+        while count > 0 and not self.closed.is_set():
+            starting = []
+            for _ in range(count):
+                try:
+                    starting.append(_Worker(self.context, self.algorithm))
+                except OSError as error:  # e.g. out of processes or file descriptors
+                    log.error("cannot start a worker process: %s", error)
+            for worker in starting:
+                try:
+                    ready = worker.results.poll(START_TIMEOUT_S) and worker.results.recv() == READY
+                except (EOFError, OSError):
+                    ready = False
+                if not ready:
+                    worker.discard()  # killed if it still runs, and reaped: its exit status is known
+                    log.error("worker process %d did not start (it %s)", worker.process.pid,
+                              describe_exit(worker.process.exitcode))
+                    continue
+                with self._lock:
+                    self._workers.append(worker)
+                    self._idle.append(worker)
+                    self._idle_ready.notify()
+                count -= 1
+            if count > 0:
+                self.closed.wait(1.0)  # something keeps workers from starting: try again in a moment
 
     def close(self):
         with self._lock:
