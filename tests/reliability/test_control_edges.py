@@ -1,5 +1,6 @@
-# The control endpoint under careless or hostile use: values sys.setswitchinterval cannot hold, JSON booleans,
-# bodies shorter than their Content-Length, floods; and how long a change takes with a hog holding the GIL.
+"""The control endpoint under careless or hostile use: values sys.setswitchinterval cannot hold, JSON booleans,
+bodies shorter than their Content-Length, floods; and how long a change takes with a hog holding the GIL.
+"""
 import socket
 import statistics
 import time

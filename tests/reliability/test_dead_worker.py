@@ -1,5 +1,6 @@
-# Process model: a worker killed while idle costs no request (a request that never reached a worker goes to
-# another one), is reaped at once (no zombie) and replaced; a worker killed mid-computation fails only its request.
+"""Process model: a worker killed while idle costs no request (a request that never reached a worker goes to
+another one), is reaped at once (no zombie) and replaced; a worker killed mid-computation fails only its request.
+"""
 import os
 import re
 import signal

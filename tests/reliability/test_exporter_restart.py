@@ -1,5 +1,6 @@
-# The exporter (/metrics and the control endpoint) is killed with SIGKILL: the server notices at once, logs it,
-# counts it in primes_exporter_restarts_total and starts a new one on the same ports, also ports it chose itself.
+"""The exporter (/metrics and the control endpoint) is killed with SIGKILL: the server notices at once, logs it,
+counts it in primes_exporter_restarts_total and starts a new one on the same ports, also ports it chose itself.
+"""
 import os
 import re
 import signal

@@ -1,5 +1,6 @@
-# SIGKILL of the server: its worker processes and exporter die with it, the same ports can be bound again at once
-# by a new server, and the new server removes the metrics folder the killed one left behind.
+"""SIGKILL of the server: its worker processes and exporter die with it, the same ports can be bound again at once
+by a new server, and the new server removes the metrics folder the killed one left behind.
+"""
 import os
 import signal
 import subprocess
