@@ -43,6 +43,7 @@ def test_a_short_body_cannot_pin_a_thread_and_a_flood_is_bounded():
         exporter = exporter_pid(server.proc.pid)
         baseline = threads(exporter)
         stalled = []
+        opened = time.monotonic()
         for _ in range(3 * MAX_CONCURRENT_REQUESTS):
             sock = socket.create_connection(("127.0.0.1", server.control_port), timeout=30)
             sock.sendall(b"PUT /switch-interval HTTP/1.0\r\nContent-Length: 100\r\n\r\n0.1")  # 97 bytes short
@@ -50,13 +51,12 @@ def test_a_short_body_cannot_pin_a_thread_and_a_flood_is_bounded():
         try:
             # a handler thread and its deadline timer for each admitted request, no more
             assert threads(exporter) <= baseline + 2 * MAX_CONCURRENT_REQUESTS + 2
-            started = time.monotonic()
             answers = [sock.recv(4096) for sock in stalled]  # refused at once, or closed at the deadline
-            waited = time.monotonic() - started
+            waited = time.monotonic() - opened
             refused = [a for a in answers if a.startswith(b"HTTP/1.0 503")]
             assert len(refused) >= 2 * MAX_CONCURRENT_REQUESTS - 1, answers
             assert all(a == b"" or a.startswith((b"HTTP/1.0 503", b"HTTP/1.0 400")) for a in answers), answers
-            assert READ_DEADLINE_S / 2 < waited < READ_DEADLINE_S * 4
+            assert READ_DEADLINE_S * 0.9 < waited < READ_DEADLINE_S * 4  # the deadline, not for ever
         finally:
             for sock in stalled:
                 sock.close()
