@@ -10,6 +10,7 @@ import time
 import pytest
 
 from server import metrics_dir
+from server.main import metrics_root
 from tests.support import (REPO_ROOT, RunningServer, ask, child_pids, free_port, process_state, wait_port,
                            wait_until)
 
@@ -37,8 +38,11 @@ def alive(pid):
     return process_state(pid) not in (None, "Z")
 
 
-def folders(tmp_path):
-    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(metrics_dir.PREFIX))
+def folders(tmp_path, *servers):
+    """The metrics folders of these servers (in /dev/shm where there is one, else in our TMPDIR)."""
+    root = metrics_root() or str(tmp_path)
+    return sorted(name for name in os.listdir(root)
+                  if any(name.startswith(f"{metrics_dir.PREFIX}{server.proc.pid}-") for server in servers))
 
 
 def test_sigkill_leaves_nothing_behind_and_a_restart_on_the_same_ports_succeeds_at_once(tmp_path):
@@ -50,7 +54,7 @@ def test_sigkill_leaves_nothing_behind_and_a_restart_on_the_same_ports_succeeds_
             wait_until(lambda: first.metric("primes_requests_in_progress", kind="expensive") == 1)
             children = child_pids(first.proc.pid)
             assert len(children) >= 3, children  # exporter, two workers (and multiprocessing's tracker)
-            assert len(folders(tmp_path)) == 1
+            assert len(folders(tmp_path, first)) == 1
             first.proc.send_signal(signal.SIGKILL)
             first.proc.wait()
             killed = time.monotonic()
@@ -63,7 +67,8 @@ def test_sigkill_leaves_nothing_behind_and_a_restart_on_the_same_ports_succeeds_
                 with second.connect() as sock:
                     assert ask(sock, b"5\n") == b"11\n"
                 assert second.metric("primes_requests_in_progress", kind="expensive") == 0
-                assert len(folders(tmp_path)) == 1  # the killed server's folder is gone, ours is there
+                # the killed server's folder is gone, ours is there
+                assert len(folders(tmp_path, first)) == 0 and len(folders(tmp_path, second)) == 1
                 assert "the metrics folder of a server that is no longer running" in second.log()
                 assert "Traceback" not in second.log()
             finally:
@@ -71,7 +76,7 @@ def test_sigkill_leaves_nothing_behind_and_a_restart_on_the_same_ports_succeeds_
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
-    assert folders(tmp_path) == []
+    assert folders(tmp_path, first, second) == []
 
 
 def test_only_folders_of_dead_servers_are_removed(tmp_path):
