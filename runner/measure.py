@@ -3,8 +3,8 @@
 """
 import time
 
+from runner import interrupts, promtext
 from runner import locust_cpu as client_cpu
-from runner import promtext
 
 SPAWN_RATE = 100
 START_TIMEOUT_S = 30.0  # time for the first answers / the expensive request to start (1 s intervals are slow)
@@ -18,6 +18,7 @@ class PhaseError(RuntimeError):
 def wait_for(predicate, timeout, what, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:
+        interrupts.check()
         value = predicate()
         if value:
             return value
@@ -39,6 +40,7 @@ def wait_idle(scrape, timeout=IDLE_TIMEOUT_S):
 def sleep_with(seconds, tick):
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
+        interrupts.check()
         tick()
         time.sleep(min(0.5, left))
 

@@ -5,13 +5,12 @@ import dataclasses
 import datetime
 import json
 import os
-import signal
 import sys
 import time
 
 import requests
 
-from runner import hostinfo, plots, report, results
+from runner import hostinfo, interrupts, plots, report, results
 from runner.locust_api import LocustError
 from runner.measure import PhaseError, measure_cell, sleep_with
 from runner.backend import Backend, BackendError
@@ -30,10 +29,6 @@ def prepare_out_dir(out_dir):
     if os.path.exists(os.path.join(out_dir, "results.csv")):
         raise FileExistsError(f"{out_dir} already holds results; choose another --out (nothing is overwritten)")
     os.makedirs(out_dir, exist_ok=True)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def finalize(out_dir, experiment, meta, rows, state, host_cores):
@@ -79,10 +74,11 @@ def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, strea
     plan = [(rep, cell) for rep in range(1, experiment.repetitions + 1) for cell in experiment.cells]
     progress = Progress(len(plan), experiment.planned_cell_seconds() + 5, stream)
     rows, status, began = [], "complete", time.monotonic()
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_handlers = interrupts.install()
     try:
         backend.open()
         for index, (rep, cell) in enumerate(plan, 1):
+            interrupts.check()
             name = f"{index:03d}-{cell.key}-r{rep}"
             progress.start_cell(f"{cell.label} rep {rep}/{experiment.repetitions}")
             progress.status("starting the server")
@@ -111,8 +107,7 @@ def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, strea
         status = "partial (interrupted)"
     finally:
         # Cleanup must finish even if Ctrl-C is pressed again.
-        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        interrupts.ignore()
         try:
             backend.close()
             results.write_csv(out_dir, rows)
@@ -120,8 +115,7 @@ def run_experiment(experiment: Experiment, backend: Backend, out_dir: str, strea
                      "elapsed_s": time.monotonic() - began}
             path = finalize(out_dir, experiment, meta, rows, state, meta["cpu_cores_usable"])
         finally:
-            signal.signal(signal.SIGINT, previous_int)
-            signal.signal(signal.SIGTERM, previous_term)
+            interrupts.restore(previous_handlers)
     failed = sum(1 for r in rows if r["status"] != "ok")
     progress.close(f"{status}: {len(rows)}/{len(plan)} cell runs ({failed} failed) in "
                    f"{format_duration(state['elapsed_s'])}; report: {path}")

@@ -13,6 +13,11 @@ DEFAULT_METRICS_PORT = 8000
 DEFAULT_CONTROL_PORT = 8001
 ENV_PREFIX = "PRIMES_"
 
+# sys.setswitchinterval keeps whole microseconds: a smaller value would be stored as 0. Above a minute the
+# lab freezes (and the control endpoint's answer would take as long).
+MIN_SWITCH_INTERVAL_S = 1e-6
+MAX_SWITCH_INTERVAL_S = 60.0
+
 MODELS = ("thread", "pool", "process", "serial")
 ALGORITHMS = ("naive", "sqrt")
 
@@ -65,6 +70,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def check_switch_interval(seconds: float) -> float:
+    """`seconds` if sys.setswitchinterval can hold it and the lab stays usable, else ValueError."""
+    if not MIN_SWITCH_INTERVAL_S <= seconds <= MAX_SWITCH_INTERVAL_S:  # NaN fails both
+        raise ValueError(f"the switch interval must be between {MIN_SWITCH_INTERVAL_S:g} and "
+                         f"{MAX_SWITCH_INTERVAL_S:g} seconds, got {seconds!r}")
+    return seconds
+
+
+def _switch_interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text}") from None
+    try:
+        return check_switch_interval(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _seconds_or_never(text: str) -> float:
     value = float(text)
     if value == 0:
@@ -88,13 +112,16 @@ _FLAGS: list[tuple[str, Callable[[str], object], str]] = [
     ("--host", str, "address of the prime service (raw TCP); the container sets 0.0.0.0"),
     ("--port", _port, "TCP port of the prime service"),
     ("--metrics-host", str, "address of the Prometheus exporter; unset means the same as --host"),
-    ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL)"),
+    ("--metrics-port", _port, "port of the Prometheus exporter (a separate process: it never waits for our GIL); "
+                              "0 picks a free port, printed at start"),
     ("--control-host", str, "address of the HTTP control endpoint (keep it private: loopback or the stack's network)"),
-    ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval)"),
+    ("--control-port", _port, "port of the HTTP control endpoint (GET/PUT /switch-interval, served by the "
+                              "exporter); 0 picks a free port, printed at start"),
     ("--model", str, "concurrency model: thread (a thread per connection, the seed), pool (bounded thread pool), "
                      "process (I/O threads, computation in worker processes), serial (one connection at a time)"),
     ("--workers", _positive_int, "threads (pool) or processes (process) doing the work"),
-    ("--switch-interval", _seconds, "sys.setswitchinterval at start-up, in seconds (changeable while running)"),
+    ("--switch-interval", _switch_interval, "sys.setswitchinterval at start-up, in seconds, 1e-06 to 60 "
+                                            "(changeable while running)"),
     ("--algorithm", str, "naive (the seed's div <= num/2, holds the GIL for minutes at n=100000) or sqrt"),
     ("--max-n", _positive_int, "largest n accepted; above it the answer is 'ERR n above maximum'"),
     ("--max-request-bytes", _positive_int, "longest request accepted, in bytes"),

@@ -1,29 +1,107 @@
 """The control endpoint: read or change the running server's switch interval over HTTP, without a restart.
+
+The HTTP side runs in the exporter process, which has its own GIL: a hog holding the server's GIL cannot slow
+down reading the request. A change travels to the server over a socket pair (server/control_link.py), where
+one thread needs the server's GIL once to apply it, so at a long switch interval with a hog running a change
+takes about one interval. Requests are bounded in number, size and reading time.
 `python -m server.control switch-interval [SECONDS]` is its command-line client.
 """
 import argparse
 import http.server
 import json
 import os
+import queue
+import socket
 import sys
 import threading
 import urllib.error
 import urllib.request
 
-from server.config import DEFAULT_CONTROL_PORT, env_name
+from server.config import DEFAULT_CONTROL_PORT, check_switch_interval, env_name
 
 MAX_BODY_BYTES = 1024
+MAX_CONCURRENT_REQUESTS = 8  # more at once get 503 at once, without a thread
+READ_DEADLINE_S = 5.0  # to send the whole request: a slow or stalled client loses its connection
+START_WAIT_S = 10.0  # a request that arrives while the server is still starting waits this long for it
+
+
+def parse_interval(text):
+    """Seconds from a request body: a bare number, or {"switch_interval_s": <JSON number>}; else ValueError."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            value = json.loads(text)["switch_interval_s"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError
+            seconds = float(value)
+        else:
+            seconds = float(text)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        raise ValueError(f"not a number of seconds: {text[:40]!r}") from None
+    return check_switch_interval(seconds)
+
+
+class ServerLink:
+    """The exporter's end of the link to the server: applies a change there and knows the current interval."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.started = threading.Event()  # the server has finished starting
+        self.interval = None
+        self._replies = queue.Queue()
+        self._lock = threading.Lock()  # one change in flight: its reply is the next line
+
+    def run(self):
+        """Read the server's lines until it closes the link (it is stopping) or dies."""
+        for line in self.sock.makefile("rb"):
+            word, _, rest = line.decode("ascii", "replace").strip().partition(" ")
+            if word == "started":
+                self.interval = float(rest)
+                self.started.set()
+            else:
+                self._replies.put((word, rest))
+
+    def set(self, seconds):
+        """Apply a switch interval in the server; returns the interval it now has (ValueError if refused)."""
+        with self._lock:
+            self.sock.sendall(f"set {seconds!r}\n".encode())
+            word, rest = self._replies.get()
+        if word != "ok":
+            raise ValueError(rest)
+        self.interval = float(rest)
+        return self.interval
 
 
 class ControlHandler(http.server.BaseHTTPRequestHandler):
     server_version = "gil-lab-control"
+    timeout = READ_DEADLINE_S  # per socket operation; the deadline below bounds the whole request
+
+    def setup(self):
+        super().setup()
+        self._deadline = threading.Timer(READ_DEADLINE_S, self._expire)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _expire(self):
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)  # wakes the blocked read with end-of-file
+        except OSError:
+            pass
+
+    def finish(self):
+        self._deadline.cancel()
+        super().finish()
 
     def do_GET(self):
+        self._deadline.cancel()
+        link = self.server.link
+        if self.path not in ("/healthz", "/switch-interval"):
+            return self._error(404, "unknown path; try /switch-interval")
+        if not link.started.wait(START_WAIT_S):
+            return self._error(503, "the server is still starting")
         if self.path == "/healthz":
             return self._send(200, "text/plain", b"ok\n")
-        if self.path == "/switch-interval":
-            return self._send_interval()
-        return self._error(404, "unknown path; try /switch-interval")
+        return self._send_interval(link.interval)
 
     def do_PUT(self):
         if self.path != "/switch-interval":
@@ -34,57 +112,83 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return self._error(400, "bad Content-Length")
         if not 0 < length <= MAX_BODY_BYTES:
             return self._error(400, "send the interval in seconds as the body, e.g. 0.002")
-        body = self.rfile.read(length).decode("utf-8", "replace").strip()
+        body = self.rfile.read(length)
+        self._deadline.cancel()
+        if len(body) < length:
+            return self._error(400, "the body is shorter than its Content-Length")
         try:
-            if body.startswith("{"):
-                seconds = float(json.loads(body)["switch_interval_s"])
-            else:
-                seconds = float(body)
-        except (ValueError, KeyError, TypeError):
-            return self._error(400, f"not a number of seconds: {body[:40]!r}")
-        if not 0 < seconds <= 60:  # sys.setswitchinterval refuses <= 0; minutes would freeze the lab
-            return self._error(400, "the switch interval must be > 0 and <= 60 seconds")
-        self.server.set_switch_interval(seconds)
-        return self._send_interval()
+            seconds = parse_interval(body.decode("utf-8", "replace"))
+        except ValueError as error:
+            return self._error(400, str(error))
+        link = self.server.link
+        if not link.started.wait(START_WAIT_S):
+            return self._error(503, "the server is still starting")
+        try:
+            value = link.set(seconds)  # about one switch interval: the server's GIL, once
+        except ValueError as error:
+            return self._error(400, str(error))
+        return self._send_interval(value)
 
     do_POST = do_PUT
 
-    def _send_interval(self):
-        payload = {"switch_interval_s": sys.getswitchinterval()}
-        return self._send(200, "application/json", json.dumps(payload).encode() + b"\n")
+    def _send_interval(self, seconds):
+        return self._send(200, "application/json", json.dumps({"switch_interval_s": seconds}).encode() + b"\n")
 
     def _error(self, status, message):
         return self._send(status, "application/json", json.dumps({"error": message}).encode() + b"\n")
 
     def _send(self, status, content_type, body):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client left, or its deadline closed the connection
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-        pass  # the server logs the change itself
+        pass  # the server logs each change itself
 
 
 class ControlServer(http.server.ThreadingHTTPServer):
+    """The HTTP endpoint, in the exporter: a thread per request, at most MAX_CONCURRENT_REQUESTS at once."""
+
     daemon_threads = True
+    REFUSAL = json.dumps({"error": "too many control requests at once; try again"}).encode() + b"\n"
 
-    def __init__(self, address, on_change):
+    def __init__(self, address, link, max_requests=MAX_CONCURRENT_REQUESTS):
         super().__init__(address, ControlHandler)
-        self._on_change = on_change
-        self._lock = threading.Lock()
+        self.link = link
+        self._slots = threading.BoundedSemaphore(max_requests)
 
-    def set_switch_interval(self, seconds):
-        with self._lock:
-            sys.setswitchinterval(seconds)
-            self._on_change(sys.getswitchinterval())
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            return self._refuse(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request):
+        try:
+            request.setblocking(False)
+            request.send(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.REFUSAL) + self.REFUSAL)
+            request.recv(65536)  # what the client already sent, so that closing sends FIN, not RST
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
     def start(self):
-        # No poll interval: a thread that woke twice a second would join every GIL hand-off (the server stops
-        # by exiting, never through shutdown(), so nothing needs the poll).
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": None}, name="control",
-                         daemon=True).start()
+        threading.Thread(target=self.serve_forever, name="control", daemon=True).start()
 
 
 def main(argv=None):
@@ -94,8 +198,9 @@ def main(argv=None):
                                      description="Read or change a running prime server's switch interval.")
     parser.add_argument("--url", default=default_url,
                         help="the server's control endpoint [env PRIMES_CONTROL_URL] (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait: at a 1 s switch interval the server may answer slowly")
+    parser.add_argument("--timeout", type=float, default=90.0,
+                        help="seconds to wait: a change takes about one switch interval of the running server "
+                             "(up to a minute), since the server needs its GIL once to apply it")
     commands = parser.add_subparsers(dest="command", required=True)
     interval = commands.add_parser("switch-interval", help="print the switch interval, or set it to SECONDS")
     interval.add_argument("seconds", nargs="?", help="new switch interval in seconds, e.g. 0.002")

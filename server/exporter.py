@@ -1,17 +1,22 @@
-"""The Prometheus exporter: a separate process that serves /metrics for the prime server.
-It shares no GIL with the compute process, so a scrape stays fast while a request hogs the server's GIL.
+"""The exporter: a separate process that serves /metrics and the control endpoint for the prime server.
+
+It shares no GIL with the server, so a scrape (and reading a control request) stays fast while a request hogs
+the server's GIL. The server starts it, restarts it if it dies (server/exporter_supervisor.py), and stops it
+by closing the control link; it dies with the server.
 """
 import argparse
 import os
 import signal
+import socket
 import sys
-import time
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from server.cgroup import CgroupCpu
+from server.control import ControlServer, ServerLink
+from server.lifeline import die_with_parent
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -106,29 +111,42 @@ def build_registry(multiproc_dir, server_pid, cgroup_root="/sys/fs/cgroup", proc
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m server.exporter",
-                                     description="Serve the prime server's metrics (started by the server itself).")
+                                     description="Serve the prime server's metrics and control endpoint "
+                                                 "(started by the server itself).")
     parser.add_argument("--multiproc-dir", required=True)
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--control-host", default="127.0.0.1")
+    parser.add_argument("--control-port", type=int, required=True)
+    parser.add_argument("--control-fd", type=int, required=True, help="our end of the server's control link")
     parser.add_argument("--cgroup-root", default="/sys/fs/cgroup")
     args = parser.parse_args(argv)
-    # The server blocks these signals in its threads; a child inherits that mask, so undo it.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    die_with_parent(args.server_pid)
+    # Ctrl-C in a terminal, or a SIGTERM to the whole process group, is the server's to act on: were we to exit
+    # first, the server would see an exporter crash and start another one while it stops. The server stops us
+    # by closing the link.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked in the server
 
+    link = ServerLink(socket.socket(fileno=args.control_fd))
     registry = build_registry(args.multiproc_dir, args.server_pid, args.cgroup_root)
+    # The control port first: once /metrics answers, both listen (the tests and the runner rely on it).
     try:
-        start_http_server(args.port, addr=args.host, registry=registry)
+        control = ControlServer((args.control_host, args.control_port), link)
+    except OSError as error:
+        print(f"exporter: cannot listen on {args.control_host}:{args.control_port}: {error}", flush=True)
+        return 1
+    try:
+        metrics_server, _ = start_http_server(args.port, addr=args.host, registry=registry)
     except OSError as error:
         print(f"exporter: cannot listen on {args.host}:{args.port}: {error}", flush=True)
         return 1
-    print("ready", flush=True)
-    # Exit with the server, even if it was killed without a chance to stop us.
-    while os.getppid() == args.server_pid:
-        time.sleep(0.5)
-    return 0
+    control.start()
+    print(f"ready {metrics_server.server_address[1]} {control.server_address[1]}", flush=True)
+    link.run()  # until the server closes the link (it is stopping) or dies
+    os._exit(0)  # at once: no need to wait for the HTTP threads
 
 
 if __name__ == "__main__":

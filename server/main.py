@@ -1,4 +1,5 @@
 """Starts the prime server: sockets, the exporter process, the compute model, the monitor; stops it on a signal.
+
 SIGTERM/SIGINT stop it within about a second, even with an expensive computation running.
 """
 import logging
@@ -7,10 +8,8 @@ import platform
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 
 from server.config import parse_config
@@ -36,21 +35,6 @@ def listen(host, port, backlog=socket.SOMAXCONN):
     sock.bind((host, port))
     sock.listen(backlog)
     return sock
-
-
-def start_exporter(config, multiproc_dir):
-    """The exporter process; returns it once it listens, or raises RuntimeError with its reason."""
-    command = [sys.executable, "-m", "server.exporter", "--multiproc-dir", multiproc_dir,
-               "--server-pid", str(os.getpid()), "--host", config.exporter_host,
-               "--port", str(config.metrics_port), "--cgroup-root", config.cgroup_root]
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-    exporter = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
-    first_line = exporter.stdout.readline().strip()
-    if first_line != "ready":
-        exporter.kill()
-        raise RuntimeError(first_line or "the metrics exporter did not start")
-    return exporter
 
 
 def metrics_root(shm="/dev/shm"):
@@ -89,7 +73,8 @@ def main(argv=None):
 
     # Every import first, then the GIL check: an extension module not marked free-threading-safe re-enables
     # the GIL on import, and a free-threaded server must not quietly run with it.
-    from server.control import ControlServer
+    from server import metrics_dir
+    from server.exporter_supervisor import ExporterFailed, ExporterSupervisor
     from server.metrics import ServerMetrics
     from server.server import PrimeServer
     gil = gil_enabled()
@@ -100,23 +85,25 @@ def main(argv=None):
 
     try:
         listener = listen(config.host, config.port)
-        control_address = (config.control_host, config.control_port)
     except OSError as error:
         print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
 
-    multiproc_dir = tempfile.mkdtemp(prefix="primes-metrics-", dir=metrics_root())
+    # Only this thread takes the stop signals (sigwait below), before any other thread exists: threads inherit
+    # the mask. A stop signal during start-up waits for the sigwait.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    multiproc_dir, stale = metrics_dir.create(metrics_root())
+    for path in stale:
+        log.info("removed %s, the metrics folder of a server that is no longer running", path)
     exporter = compute = None
+    started = threading.Event()
     try:
         metrics = ServerMetrics(multiproc_dir)
+        exporter = ExporterSupervisor(config, multiproc_dir, started, metrics.switch_interval.set,
+                                      metrics.exporter_restarts)
         try:
-            control = ControlServer(control_address, metrics.switch_interval.set)
-        except OSError as error:
-            print(f"error: cannot listen on {control_address[0]}:{control_address[1]}: {error}", file=sys.stderr)
-            return 1
-        try:
-            exporter = start_exporter(config, multiproc_dir)
-        except RuntimeError as error:
+            exporter.start()
+        except ExporterFailed as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         compute = make_compute(config)
@@ -125,12 +112,8 @@ def main(argv=None):
         metrics.describe_server(model=config.model, algorithm=config.algorithm, workers=config.workers,
                                 python_version=platform.python_version(),
                                 implementation=platform.python_implementation(), gil_enabled=gil)
-
-        # Only this thread takes the stop signals (sigwait below): the threads started next inherit the mask.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         server = PrimeServer(config, metrics, compute, listener)
         server.start()
-        control.start()
         # Always runs (it folds the metrics); --no-monitor only silences its lines.
         threading.Thread(target=monitor, args=(metrics, server.stopping, config.monitor), name="monitor",
                          daemon=True).start()
@@ -138,23 +121,19 @@ def main(argv=None):
                  "GIL %s); metrics on http://%s:%d/metrics; control on http://%s:%d/switch-interval",
                  config.host, listener.getsockname()[1], config.model, config.workers, config.algorithm,
                  sys.getswitchinterval(), "enabled" if gil else "disabled", config.exporter_host,
-                 config.metrics_port, config.control_host, control.server_address[1])
+                 exporter.metrics_port, config.control_host, exporter.control_port)
+        started.set()  # the control endpoint answers from now on (its /healthz says the server is up)
 
         received = signal.sigwait(STOP_SIGNALS)
         server.cancel_all()  # before anything that lets the GIL go (even this log line's write)
         log.info("received %s: stopping", signal.Signals(received).name)
         server.stop()
-        control.server_close()
         compute = None  # stopped by server.stop()
         return 0
     finally:
         if compute is not None:
             compute.close()
         if exporter is not None:
-            exporter.terminate()
-            try:
-                exporter.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                exporter.kill()
+            exporter.stop()
         shutil.rmtree(multiproc_dir, ignore_errors=True)
         logging.shutdown()

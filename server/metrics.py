@@ -115,6 +115,9 @@ class ServerMetrics:
         self.connections_active = Gauge("primes_connections_active", "Client connections open right now",
                                         multiprocess_mode="sum", registry=None)
         self.connections = Counter("primes_connections_total", "Client connections accepted", registry=None)
+        self.exporter_restarts = Counter("primes_exporter_restarts_total",
+                                         "Times the exporter process died and the server started a new one",
+                                         registry=None)
         self.switch_interval = Gauge("primes_switch_interval_seconds", SWITCH_INTERVAL_HELP,
                                      multiprocess_mode="mostrecent", registry=None)
         self.gil_enabled = Gauge("primes_gil_enabled", "1 if the server's interpreter runs with the GIL, else 0",

@@ -95,7 +95,7 @@ def _start_server(flags, env, python, log_dir, attempts=3):
         server = RunningServer(proc, port, metrics_port, control_port, log_path)
         try:
             # Not the TCP port: a probe connection there would count in primes_connections_total. The exporter
-            # starts after both listeners are bound, and /healthz answers once the server has fully started.
+            # starts after the TCP listener is bound, and /healthz answers once the server has fully started.
             wait_port(metrics_port, proc=proc)
             server.control("/healthz")
             return server
@@ -240,12 +240,46 @@ def process_footprint(pid):
 
 
 def child_pids(pid):
-    """Direct children of `pid` (the exporter, worker processes)."""
-    children = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    """The pids of a process's children (of all its threads), [] once it is gone."""
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
         try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                children += [int(c) for c in f.read().split()]
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(child) for child in f.read().split()]
         except OSError:
-            continue
-    return children
+            pass
+    return found
+
+
+def process_state(pid):
+    """The one-letter state of a process (R, S, Z, ...), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def exporter_pid(server_pid):
+    """The live exporter process of a running server, or None."""
+    found = [pid for pid in child_pids(server_pid)
+             if "server.exporter" in command_line(pid) and process_state(pid) not in (None, "Z")]
+    return found[0] if len(found) == 1 else None
+
+
+def worker_pids(server_pid):
+    """The process model's live worker processes (multiprocessing spawn children, not its resource tracker)."""
+    return [pid for pid in child_pids(server_pid)
+            if "spawn_main" in command_line(pid) and process_state(pid) not in (None, "Z")]

@@ -1,5 +1,7 @@
 """Ctrl-C mid-run: a real SIGINT to a real `run` while a cell is measuring with the expensive request in flight
 leaves no server, worker, exporter or Locust process behind, and a valid partial report of the finished cells.
+The runner starts with SIGINT ignored, as a job started with `&` by a non-interactive shell (a CI script)
+inherits it: an explicit SIGINT must stop the run all the same.
 """
 import csv
 import json
@@ -10,6 +12,10 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
+from runner import interrupts
+from runner.measure import sleep_with, wait_for
 from runner.plots import FILES
 from tests.support import REPO_ROOT
 
@@ -23,6 +29,10 @@ MATRIX = textwrap.dedent("""\
       - {model: [process], switch_interval: [5ms], cpus: [1]}
       - {model: [thread], switch_interval: [0.5ms], cpus: [1]}
 """)
+
+# exec keeps an ignored disposition: the runner starts as a background job of a script would.
+IGNORE_SIGINT_THEN_EXEC = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                           "os.execv(sys.argv[1], sys.argv[1:])")
 
 
 def start_time(pid):
@@ -58,7 +68,8 @@ def test_sigint_mid_cell_stops_cleanly(tmp_path):
     spec = tmp_path / "three.yaml"
     spec.write_text(MATRIX)
     out = tmp_path / "results"
-    runner = subprocess.Popen([sys.executable, "-m", "runner", "run", str(spec), "--out", str(out)],
+    command = [sys.executable, "-m", "runner", "run", str(spec), "--out", str(out)]
+    runner = subprocess.Popen([sys.executable, "-c", IGNORE_SIGINT_THEN_EXEC, *command],
                               cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines, reached = [], threading.Event()
 
@@ -99,3 +110,21 @@ def test_sigint_mid_cell_stops_cleanly(tmp_path):
     assert json.loads((out / "metadata.json").read_text())["run"]["status"] == "partial (interrupted)"
     assert all((out / "plots" / name).stat().st_size > 0 for name in FILES)
     assert "partial (interrupted): 1/3" in "".join(lines)
+
+
+class _RaisesSigintWhenCollected:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # its KeyboardInterrupt is raised here, then discarded by Python
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("wait", [lambda: sleep_with(10, lambda: None),
+                                  lambda: wait_for(lambda: False, 10, "never")], ids=["sleep_with", "wait_for"])
+def test_a_signal_whose_keyboardinterrupt_was_lost_still_stops_the_next_wait(wait):
+    previous = interrupts.install()
+    try:
+        _RaisesSigintWhenCollected()  # collected at once: the signal arrives inside a finalizer
+        with pytest.raises(KeyboardInterrupt):
+            wait()
+    finally:
+        interrupts.restore(previous)

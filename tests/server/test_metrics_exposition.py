@@ -59,6 +59,7 @@ def test_exact_exposition(tmp_path):
         'primes_errors_total{reason="not_an_integer"} 0.0',
         "primes_connections_total 1.0",
         "primes_connections_active 1.0",
+        "primes_exporter_restarts_total 0.0",
         "primes_switch_interval_seconds 0.002",
         "primes_gil_enabled 0.0",
         'primes_server_info{algorithm="naive",gil_enabled="false",implementation="CPython",model="thread",'
@@ -81,11 +82,11 @@ def test_exact_exposition(tmp_path):
                      "primes_request_duration_seconds_sum", "primes_request_latency_seconds_bucket",
                      "primes_request_latency_seconds_count", "primes_request_latency_seconds_sum",
                      "primes_errors_total", "primes_connections_total",
-                     "primes_connections_active", "primes_switch_interval_seconds", "primes_gil_enabled",
-                     "primes_server_info"}
+                     "primes_connections_active", "primes_exporter_restarts_total",
+                     "primes_switch_interval_seconds", "primes_gil_enabled", "primes_server_info"}
     sample_lines = [line for line in lines if not line.startswith("#")]
     assert len(sample_lines) == (2 * 3 + 2 * (len(DURATION_BUCKETS) + 2) + 2 * (len(LATENCY_BUCKETS) + 2)
-                                 + 6 + 4 + 1)  # fixed cardinality
+                                 + 6 + 5 + 1)  # fixed cardinality
     metrics.close_tally(hog)
     metrics.close_tally(tally)
     assert 'primes_requests_in_progress{kind="expensive"} 0.0' in exposition(str(tmp_path))
