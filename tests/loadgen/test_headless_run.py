@@ -34,14 +34,15 @@ def test_expensive_stream_completes_with_correct_answers(workdir):
     prefix = os.path.join(workdir, "expensive")
     with run_server("--no-monitor", "--algorithm", "sqrt") as server:
         result = run_locust("--headless", "-u", "2", "-r", "10", "-t", "5s", "--host", f"tcp://127.0.0.1:{server.port}",
-                            "--expensive-users", "1", "--expensive-n", "20000", "--framing", "line",
+                            "--expensive-users", "1", "--expensive-n", "5000", "--framing", "line",
                             "--csv", prefix, "--json-file", prefix, "--only-summary", cwd=workdir, timeout=60)
         server_expensive = server.metric("primes_requests_total", kind="expensive")
         server_errors = server.metric("primes_errors_total")
     assert result.returncode == 0, result.stderr[-3000:]
     final = read_final(prefix)
     expensive_requests, expensive_failures = final["expensive"]
-    # Every answer was checked against the 20000th prime (224737); a wrong one would be a failure.
+    # Every answer was checked against the 5000th prime (48611, ~0.1 s each here, so a loaded machine still
+    # completes many in 5 s); a wrong one would be a failure.
     assert expensive_requests >= 3 and expensive_failures == 0
     assert final["cheap"][0] > 0 and final["cheap"][1] == 0
     assert 0 <= server_expensive - expensive_requests <= 1
