@@ -7,9 +7,11 @@ from server.exporter import ServerProcessCollector
 
 
 def test_reading_cpu_time_leaves_no_file_open():
+    gc.collect()  # what earlier tests left for the collector (an unclosed socket, say) is not this read's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         (family,) = ServerProcessCollector(os.getpid()).collect()
         gc.collect()
     assert family.samples[0].value > 0
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not [leak for leak in leaks if "unclosed file" in leak], leaks
