@@ -51,9 +51,10 @@ def test_stop_signal_exits_quickly_during_an_expensive_computation(model, switch
             took = time.monotonic() - started
             print(f"{model} at {switch_interval}s: exit {status} after {took:.2f}s")
             assert status == 0
-            # About one switch interval when the machine is quiet (docs/server.md); a loaded CI machine stretches GIL
-            # hand-offs, so the bound is docker stop's: never its 10 s kill.
-            assert took < 5.0
+            # Usually one switch interval (docs/server.md). At a 1 s interval the signal thread waits for the GIL
+            # with the server's other threads, and each hand-off it loses costs a whole interval: 3-6 s was seen in
+            # about one stop in six. The bound that matters is docker stop's: never its 10 s kill.
+            assert took < 9.0
             try:  # connections were closed (one still in the listen queue is reset with it)
                 assert idle_client.recv(4096) == b""
             except ConnectionResetError:
