@@ -1,13 +1,14 @@
 """The docs page's Docker commands per host, run as written in three compose projects on this one engine,
-one per host: the server project publishes on the address of this machine's docker0 bridge (the stand-in
-for a private network all three "hosts" reach), the load project's workers wait for the control project's
-master, and the control project's Prometheus scrapes the server "elsewhere" through `server:8000`.
+one per host: the test makes its own Docker bridge network in 198.18.0.0/24 (its upper half, so it never
+meets the namespace test's hosts), and that network's gateway, an address of this machine, stands in for the
+private network all three "hosts" reach: the server and master publish on it, the load project's workers wait
+for the control project's master through it, and the control project's Prometheus scrapes the server
+"elsewhere" through `server:8000` mapped to it.
 
 Grafana is left out of the control host's list where its image is absent (the page's "without Grafana").
 """
 import json
 import os
-import re
 import subprocess
 import time
 import urllib.request
@@ -26,12 +27,28 @@ from tests.support import REPO_ROOT, free_port, skip_or_fail
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def docker0_address():
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout
-    match = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
-    if not match:
-        skip_or_fail("no docker0 bridge address: the three compose 'hosts' need one address they all reach")
-    return match.group(1)
+# The upper half of the test hosts' 198.18.0.0/24; the namespace hosts (tests/multihost/netns.py) count up
+# from 198.18.0.10 inside namespaces of their own.
+SUBNET, GATEWAY = "198.18.0.128/25", "198.18.0.129"
+
+
+class SharedNetwork:
+    """A Docker bridge network of this run's own, for the address its gateway gives this machine."""
+
+    def __init__(self):
+        self.name = f"gil-lab-mh-{uuid.uuid4().hex[:8]}"
+        result = subprocess.run(["docker", "network", "create", "--driver", "bridge", "--subnet", SUBNET,
+                                 "--gateway", GATEWAY, self.name], capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            skip_or_fail(f"no Docker network on {SUBNET} (the three compose 'hosts' need one address they all "
+                         f"reach): {result.stderr.strip()}")
+
+    def remove(self):
+        subprocess.run(["docker", "network", "rm", self.name], capture_output=True, text=True, timeout=60)
+
+    def left(self):
+        return subprocess.run(["docker", "network", "ls", "-q", "--filter", f"name=^{self.name}$"],
+                              capture_output=True, text=True).stdout.split()
 
 
 class Host:
@@ -81,7 +98,7 @@ def get_json(url):
 def test_three_compose_hosts_as_the_page_says(docker_engine, tmp_path):
     require_image(os.environ.get("PYTHON_IMAGE") or compose_defaults()["PYTHON_IMAGE"], "the server and Locust images")
     require_image(prometheus_image(), "the Prometheus service")
-    address = docker0_address()
+    address = GATEWAY
     empty = tmp_path / "empty.env"
     empty.write_text("")
     web_port, prometheus_port = free_port(), free_port()
@@ -96,6 +113,7 @@ def test_three_compose_hosts_as_the_page_says(docker_engine, tmp_path):
     if not image_present(os.environ.get("GRAFANA_IMAGE") or compose_defaults()["GRAFANA_IMAGE"]):
         control_command = control_command.replace(" grafana", "")
         hosts["control"].services.remove("grafana")
+    network = SharedNetwork()  # removed below whatever happens
     try:
         hosts["server"].run(blocks["server"].command)
         wait(lambda: hosts["server"].healthy("server"), 240, "server healthy")
@@ -134,9 +152,16 @@ def test_three_compose_hosts_as_the_page_says(docker_engine, tmp_path):
         # The server also answers its health check's "1" every 5 s; a stop may leave a request per user.
         assert 0 <= server - locust <= 4 + 10, (server, locust)
     finally:
-        for host in hosts.values():
-            host.down()
+        try:
+            for host in hosts.values():
+                host.down()
+        finally:
+            network.remove()
+    assert not network.left(), f"network {network.name} left"
     for host in hosts.values():
         label = f"label=com.docker.compose.project={host.env['COMPOSE_PROJECT_NAME']}"
         left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout
         assert not left.split(), f"{host.role}: containers left"
+        volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", label], capture_output=True,
+                                 text=True).stdout
+        assert not volumes.split(), f"{host.role}: volumes left"
