@@ -48,7 +48,7 @@ def test_the_pause_doubles_up_to_its_bound_and_each_change_is_one_line(caplog):
         now[0] += seconds
 
     with caplog.at_level("INFO", logger="loadgen.worker"):
-        assert wait_for_master(("10.0.0.6", 5557), 0, 4, probe=lambda *_, **__: next(answers), sleep=sleep,
+        assert wait_for_master(("198.18.0.6", 5557), 0, 4, probe=lambda *_, **__: next(answers), sleep=sleep,
                                clock=lambda: now[0])
     assert pauses == [0.25, 0.5, 1, 2, 4, 4, 4, 4, 4]
     messages = [record.getMessage() for record in caplog.records]
