@@ -10,6 +10,13 @@ from server.cgroup import CgroupCpu, parse_cpu_list
 from server.exporter import CgroupCollector
 
 
+
+def scrape(cgroup, affinity):
+    """The exposition text of one scrape of `cgroup`, with `affinity` as the process's allowed CPUs."""
+    registry = CollectorRegistry()
+    registry.register(CgroupCollector(cgroup, affinity))
+    return generate_latest(registry).decode()
+
 def write(root, path, text):
     full = os.path.join(root, path)
     os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -106,9 +113,7 @@ primes_cpu_throttled_seconds_total 1.5
 def test_without_a_quota_the_limit_is_the_usable_cpus(tmp_path, proc):
     root = str(tmp_path / "cg")
     v1_tree(root, quota="-1")
-    registry = CollectorRegistry()
-    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: {0, 1, 2}))
-    text = generate_latest(registry).decode()
+    text = scrape(CgroupCpu(root=root, proc=proc("1:cpu,cpuacct:/\n"), pid=42), lambda: {0, 1, 2})
     assert "primes_cpu_limit_cores 3.0" in text and "primes_cpu_cpuset_cores 3.0" in text
     assert "primes_cpu_quota_cores" not in text  # absent, not 0, when there is no quota
 
@@ -135,9 +140,7 @@ def test_v1_cpuset_of_a_pinned_container(tmp_path, proc):
     write(root, "cpuset/cpuset.effective_cpus", "1-2\n")
     cgroup = CgroupCpu(root=root, proc=proc("5:cpuset:/docker/abc\n1:cpu,cpuacct:/docker/abc\n"), pid=42)
     assert cgroup.cpuset() == {1, 2} and cgroup.limit_cores() is None
-    registry = CollectorRegistry()
-    registry.register(CgroupCollector(cgroup, lambda: {0, 1, 2, 3}))
-    text = generate_latest(registry).decode()
+    text = scrape(cgroup, lambda: {0, 1, 2, 3})
     assert "primes_cpu_cpuset_cores 2.0" in text and "primes_cpu_limit_cores 2.0" in text
     assert "primes_cpu_quota_cores" not in text
 
@@ -159,9 +162,7 @@ def test_v2_cpuset_and_quota_together(tmp_path, proc):
     write(root, "cpuset.cpus.effective", "0-3\n")
     cgroup = CgroupCpu(root=root, proc=proc("0::/\n"), pid=42)
     assert cgroup.cpuset() == {0, 1, 2, 3} and cgroup.limit_cores() == 1.5
-    registry = CollectorRegistry()
-    registry.register(CgroupCollector(cgroup, lambda: {0, 1, 2, 3, 4, 5, 6, 7}))
-    text = generate_latest(registry).decode()
+    text = scrape(cgroup, lambda: {0, 1, 2, 3, 4, 5, 6, 7})
     assert "primes_cpu_cpuset_cores 4.0" in text and "primes_cpu_quota_cores 1.5" in text
 
 
@@ -171,9 +172,7 @@ def test_affinity_narrower_than_the_cpuset_counts(tmp_path, proc):
     write(root, "cgroup.controllers", "cpuset cpu\n")
     write(root, "cpu.max", "max 100000\n")
     write(root, "cpuset.cpus.effective", "0-15\n")
-    registry = CollectorRegistry()
-    registry.register(CgroupCollector(CgroupCpu(root=root, proc=proc("0::/\n"), pid=42), lambda: {0}))
-    text = generate_latest(registry).decode()
+    text = scrape(CgroupCpu(root=root, proc=proc("0::/\n"), pid=42), lambda: {0})
     assert "primes_cpu_cpuset_cores 1.0" in text and "primes_cpu_limit_cores 1.0" in text
     assert "primes_cpu_quota_cores" not in text
 
