@@ -10,12 +10,12 @@ from server.cgroup import CgroupCpu, parse_cpu_list
 from server.exporter import CgroupCollector
 
 
-
 def scrape(cgroup, affinity):
     """The exposition text of one scrape of `cgroup`, with `affinity` as the process's allowed CPUs."""
     registry = CollectorRegistry()
     registry.register(CgroupCollector(cgroup, affinity))
     return generate_latest(registry).decode()
+
 
 def write(root, path, text):
     full = os.path.join(root, path)
