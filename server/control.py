@@ -1,9 +1,9 @@
 """The control endpoint: read or change the running server's switch interval over HTTP, without a restart.
 
 The HTTP side runs in the exporter process, which has its own GIL: a hog holding the server's GIL cannot slow
-down reading the request. A change travels to the server over a socket pair (server/control_link.py), where
-one thread needs the server's GIL once to apply it, so at a long switch interval with a hog running a change
-takes about one interval. Requests are bounded in number, size and reading time.
+down reading the request. A change travels to the server's main thread (server/control_link.py), which needs
+the server's GIL once to apply it, so at a long switch interval with a hog running a change takes about one
+interval. Requests are bounded in number, size and reading time.
 `python -m server.control switch-interval [SECONDS]` is its command-line client.
 """
 import argparse
@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 
 from server.config import DEFAULT_CONTROL_PORT, check_switch_interval, env_name
+from server.control_link import CONTROL_SIGNAL
 
 MAX_BODY_BYTES = 1024
 MAX_CONCURRENT_REQUESTS = 8  # more at once get 503 at once, without a thread
@@ -41,15 +42,23 @@ def parse_interval(text):
     return check_switch_interval(seconds)
 
 
+class ServerGone(Exception):
+    pass
+
+
 class ServerLink:
     """The exporter's end of the link to the server: applies a change there and knows the current interval."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, slot, server_pid):
         self.sock = sock
+        self.slot = slot
+        self.server_pid = server_pid
         self.started = threading.Event()  # the server has finished starting
         self.interval = None
         self._replies = queue.Queue()
-        self._lock = threading.Lock()  # one change in flight: its reply is the next line
+        self._lock = threading.Lock()  # one change in flight: it owns the slot until its reply comes
+        # Numbered after our pid: a reply meant for an exporter that died before reading it is never taken for ours.
+        self._number = os.getpid() << 32
 
     def run(self):
         """Read the server's lines until it closes the link (it is stopping) or dies."""
@@ -59,16 +68,25 @@ class ServerLink:
                 self.interval = float(rest)
                 self.started.set()
             else:
-                self._replies.put((word, rest))
+                number, _, text = rest.partition(" ")
+                self._replies.put((word, number, text))
 
     def set(self, seconds):
         """Apply a switch interval in the server; returns the interval it now has (ValueError if refused)."""
         with self._lock:
-            self.sock.sendall(f"set {seconds!r}\n".encode())
-            word, rest = self._replies.get()
+            self._number += 1
+            self.slot.write(self._number, seconds)
+            try:
+                os.kill(self.server_pid, CONTROL_SIGNAL)
+            except OSError as error:  # the server is gone (we die with it in a moment)
+                raise ServerGone(str(error)) from None
+            while True:
+                word, number, text = self._replies.get()
+                if number == str(self._number):
+                    break
         if word != "ok":
-            raise ValueError(rest)
-        self.interval = float(rest)
+            raise ValueError(text)
+        self.interval = float(text)
         return self.interval
 
 
@@ -127,6 +145,8 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             value = link.set(seconds)  # about one switch interval: the server's GIL, once
         except ValueError as error:
             return self._error(400, str(error))
+        except ServerGone:
+            return self._error(503, "the server is gone")
         return self._send_interval(value)
 
     do_POST = do_PUT

@@ -16,6 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from server.cgroup import CgroupCpu
 from server.control import ControlServer, ServerLink
+from server.control_link import Slot
 from server.lifeline import die_with_parent
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -119,7 +120,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--control-host", default="127.0.0.1")
     parser.add_argument("--control-port", type=int, required=True)
-    parser.add_argument("--control-fd", type=int, required=True, help="our end of the server's control link")
+    parser.add_argument("--control-fd", type=int, required=True, help="our end of the server's control link "
+                                                                      "(its request slot is in --multiproc-dir)")
     parser.add_argument("--cgroup-root", default="/sys/fs/cgroup")
     args = parser.parse_args(argv)
     die_with_parent(args.server_pid)
@@ -130,7 +132,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked in the server
 
-    link = ServerLink(socket.socket(fileno=args.control_fd))
+    link = ServerLink(socket.socket(fileno=args.control_fd), Slot(args.multiproc_dir), args.server_pid)
     registry = build_registry(args.multiproc_dir, args.server_pid, args.cgroup_root)
     # The control port first: once /metrics answers, both listen (the tests and the runner rely on it).
     try:

@@ -3,7 +3,7 @@
 A thread blocked in waitpid on the exporter wakes the moment it dies (no polling timer), logs it, counts it in
 primes_exporter_restarts_total and starts a new one on the same ports (the ports it bound, when asked for
 port 0). The exporter dies with the server (server/lifeline.py) and stops when the server closes its
-control link.
+control link (server/control_link.py), the socket pair on which the server replies to its control requests.
 """
 import logging
 import os
@@ -26,14 +26,13 @@ class ExporterFailed(RuntimeError):
 
 
 class ExporterSupervisor:
-    def __init__(self, config, multiproc_dir, started, on_change, restarts):
-        """`started`: an Event set once the server serves; `on_change(seconds)`: a switch interval was set;
-        `restarts`: the counter of restarts."""
+    def __init__(self, config, multiproc_dir, restarts):
+        """`multiproc_dir` holds the metric files and the control request slot; `restarts`: the counter of
+        restarts."""
         self.config = config
         self.multiproc_dir = multiproc_dir
-        self.started = started
-        self.on_change = on_change
         self.restarts = restarts
+        self._announced = False  # the server serves: a new exporter is told so at once
         self.metrics_port = config.metrics_port
         self.control_port = config.control_port
         self.process = None
@@ -77,7 +76,27 @@ class ExporterSupervisor:
             raise ExporterFailed(" ".join(words) or f"the metrics exporter {describe_exit(process.returncode)}")
         self.metrics_port, self.control_port = int(words[1]), int(words[2])
         self.process, self._link, self._started_at = process, ours, time.monotonic()
-        control_link.start(ours, self.started, self.on_change)
+        if self._announced:
+            self._send(control_link.started_line())
+
+    def announce(self):
+        """The server serves: the exporter's control endpoint answers from now on (its /healthz says so)."""
+        with self._lock:
+            self._announced = True
+            self._send(control_link.started_line())
+
+    def reply(self, line):
+        """Send a control reply to the exporter (lost, as the request, if the exporter has just died)."""
+        self._send(line)
+
+    def _send(self, line):
+        link = self._link
+        if link is None:
+            return
+        try:
+            link.sendall(line)
+        except OSError:
+            pass  # the exporter died: the supervisor starts another
 
     def _watch(self):
         quick_deaths = 0  # in a row: a crash loop backs off, an operator's occasional kill does not
@@ -85,6 +104,10 @@ class ExporterSupervisor:
             process = self.process
             status = process.wait()  # blocks in waitpid: wakes the moment the exporter dies
             process.stdout.close()
+            with self._lock:
+                link, self._link = self._link, None
+            if link is not None:
+                link.close()
             if self._stopping.is_set():
                 return
             died = time.monotonic()
@@ -118,7 +141,8 @@ class ExporterSupervisor:
         if process is None:
             return
         try:
-            link.shutdown(socket.SHUT_RDWR)
+            if link is not None:
+                link.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         try:

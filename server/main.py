@@ -1,6 +1,7 @@
-"""Starts the prime server: sockets, the exporter process, the compute model, the monitor; stops it on a signal.
+"""Starts the prime server: sockets, the exporter process, the compute model; then the main thread waits for a stop
+signal, switch interval changes and the monitor's ticks (server/main_loop.py).
 
-SIGTERM/SIGINT stop it within about a second, even with an expensive computation running.
+SIGTERM/SIGINT stop it within about one switch interval, even with an expensive computation running.
 """
 import logging
 import os
@@ -10,12 +11,11 @@ import signal
 import socket
 import sys
 import sysconfig
-import threading
 
+from server import main_loop
 from server.config import parse_config
 
 log = logging.getLogger("server")
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def gil_enabled():
@@ -50,30 +50,13 @@ def make_compute(config):
     return InlineCompute(config.algorithm)
 
 
-def monitor(metrics, stopping, prints):
-    """The seed's once-a-second monitor thread: folds the connections' request counts into the metric files
-    (server/metrics.py) and, if `prints`, prints the requests completed in each one-second window."""
-    previous = metrics.completed_by_kind()
-    was_idle = False
-    while not stopping.wait(1.0):
-        metrics.fold()
-        if not prints:
-            continue
-        now = metrics.completed_by_kind()
-        cheap, expensive = (int(now[k] - previous[k]) for k in ("cheap", "expensive"))
-        idle = cheap + expensive == 0
-        if not (idle and was_idle):  # one "0 requests/s" line when the load stops, not one per second
-            print(f"{cheap + expensive} requests/s (cheap {cheap}, expensive {expensive})", flush=True)
-        previous, was_idle = now, idle
-
-
 def main(argv=None):
     config = parse_config(argv)
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     # Every import first, then the GIL check: an extension module not marked free-threading-safe re-enables
     # the GIL on import, and a free-threaded server must not quietly run with it.
-    from server import metrics_dir
+    from server import control_link, metrics_dir
     from server.exporter_supervisor import ExporterFailed, ExporterSupervisor
     from server.metrics import ServerMetrics
     from server.server import PrimeServer
@@ -89,18 +72,18 @@ def main(argv=None):
         print(f"error: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
 
-    # Only this thread takes the stop signals (sigwait below), before any other thread exists: threads inherit
-    # the mask. A stop signal during start-up waits for the sigwait.
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # Only this thread takes these signals (main_loop.run), set before any other thread exists: threads inherit
+    # the mask. One that comes during start-up waits for the loop.
+    signal.pthread_sigmask(signal.SIG_BLOCK, main_loop.WAKE_SIGNALS)
     multiproc_dir, stale = metrics_dir.create(metrics_root())
     for path in stale:
         log.info("removed %s, the metrics folder of a server that is no longer running", path)
     exporter = compute = None
-    started = threading.Event()
     try:
         metrics = ServerMetrics(multiproc_dir)
-        exporter = ExporterSupervisor(config, multiproc_dir, started, metrics.switch_interval.set,
-                                      metrics.exporter_restarts)
+        control_requests = control_link.Requests(control_link.Slot(multiproc_dir, create=True),
+                                                 metrics.switch_interval.set)
+        exporter = ExporterSupervisor(config, multiproc_dir, metrics.exporter_restarts)
         try:
             exporter.start()
         except ExporterFailed as error:
@@ -114,17 +97,22 @@ def main(argv=None):
                                 implementation=platform.python_implementation(), gil_enabled=gil)
         server = PrimeServer(config, metrics, compute, listener)
         server.start()
-        # Always runs (it folds the metrics); --no-monitor only silences its lines.
-        threading.Thread(target=monitor, args=(metrics, server.stopping, config.monitor), name="monitor",
-                         daemon=True).start()
+        monitor = main_loop.Monitor(metrics, prints=config.monitor)  # always ticks (it folds the metrics)
         log.info("serving nth primes on %s:%d (model=%s, workers=%d, algorithm=%s, switch interval=%gs, "
                  "GIL %s); metrics on http://%s:%d/metrics; control on http://%s:%d/switch-interval",
                  config.host, listener.getsockname()[1], config.model, config.workers, config.algorithm,
                  sys.getswitchinterval(), "enabled" if gil else "disabled", config.exporter_host,
                  exporter.metrics_port, config.control_host, exporter.control_port)
-        started.set()  # the control endpoint answers from now on (its /healthz says the server is up)
+        exporter.announce()  # the control endpoint answers from now on (its /healthz says the server is up)
 
-        received = signal.sigwait(STOP_SIGNALS)
+        def on_control():
+            reply, changed = control_requests.apply()
+            if reply is not None:
+                exporter.reply(reply)  # before the log line: each write may wait for the GIL again
+            if changed is not None:
+                log.info("switch interval set to %gs", changed)
+
+        received = main_loop.run(monitor, on_control)
         server.cancel_all()  # before anything that lets the GIL go (even this log line's write)
         log.info("received %s: stopping", signal.Signals(received).name)
         server.stop()

@@ -20,6 +20,7 @@ def measure(interval, repeat, model):
     with run_server("--model", model, "--switch-interval", repr(interval), "--no-monitor") as server:
         with expensive_request(server.port):
             wait_until(lambda: server.metric("primes_requests_in_progress", kind="expensive") == 1)
+            time.sleep(2 * interval)  # the hog's connection start-up is over (the accept thread's hand-offs)
             changes, reads = [], []
             for _ in range(repeat):
                 changes.append(timed(lambda: server.control(body=repr(interval), timeout=120)))

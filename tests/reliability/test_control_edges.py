@@ -75,8 +75,11 @@ def test_a_change_takes_about_one_interval_with_a_hog_holding_the_gil():
     with run_server("--model", "thread", "--switch-interval", str(interval)) as server:
         with expensive_request(server.port):
             wait_until(lambda: server.metric("primes_requests_in_progress", kind="expensive") == 1)
+            # The hog's connection start-up (the accept thread's GIL hand-offs) is over: from now on the main
+            # thread, which applies a change, is the only one that wants the GIL of its own accord.
+            time.sleep(2 * interval)
             reads, changes = [], []
-            for _ in range(3):
+            for _ in range(6):
                 reads.append(timed(lambda: server.control(timeout=60)))
                 changes.append(timed(lambda: server.control(body="1", timeout=60)))
                 time.sleep(interval)  # the change's own GIL hand-back is over
@@ -85,8 +88,10 @@ def test_a_change_takes_about_one_interval_with_a_hog_holding_the_gil():
     assert fast[1] == '{"switch_interval_s": 0.005}\n'
     print(f"with a hog at {interval:g}s: reads {', '.join(f'{t:.3f}' for t, _ in reads)} s; changes "
           f"{', '.join(f'{t:.2f}' for t, _ in changes)} s; to 0.005: {fast[0]:.2f} s")
-    # One GIL acquisition costs up to one interval (about 1.0-1.1 s here); an HTTP server in the server's own
-    # process needed 1 to 4 (median about 2). A read needs no GIL of the server's at all (it needed 1-3).
-    assert statistics.median(t for t, _ in changes) < 1.5 * interval
-    assert max(t for t, _ in changes + [fast]) < 2.5 * interval
+    # One GIL acquisition costs up to one interval (about 1.0-1.1 s here), and the main thread, which applies a
+    # change, is the only server thread that wants the GIL of its own accord. An HTTP server in the server's own
+    # process needed 1 to 4 acquisitions; a thread of its own for the changes, racing the monitor's thread for
+    # each hand-off, needed 2-4 in one change in six. A read needs no GIL of the server's at all.
+    assert statistics.median(t for t, _ in changes) < 1.3 * interval
+    assert max(t for t, _ in changes + [fast]) < 1.6 * interval
     assert max(t for t, _ in reads) < interval / 4
