@@ -164,9 +164,10 @@ def summarise(rows):
         for name in ("cheap_users", "expensive_users", "workers"):  # numbers, from a run or from results.csv
             entry[name] = int(entry[name])
         entry["model_rps"] = _float(first["model_rps"])
-        flags = {m.get("client_bound") or "" for m in members} - {""}
+        # str(): a run's rows hold ints, rows read back from results.csv strings; both must summarise alike
+        flags = {str(m.get("client_bound", "")) for m in members} - {""}
         entry["client_bound"] = None if not flags else "1" in flags  # bound in any repetition
-        entry["locust_processes"] = first.get("locust_processes") or ""
+        entry["locust_processes"] = str(first.get("locust_processes") or "")
         entry["repetitions"] = len(members)
         for metric in SUMMARY_METRICS:
             # .get: results folders written before a column existed lack it (then empty).
