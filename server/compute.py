@@ -8,6 +8,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import time
 
 from server.lifeline import describe_exit, die_with_parent
 from server.primes import ALGORITHMS, find_nth_prime
@@ -30,8 +31,22 @@ class InlineCompute:
         pass
 
 
+def nth_primes(ns, is_prime, cancel_flag):
+    """The answers to a pipeline's requests, in order: (prime, compute seconds) each; the list ends with None
+    where a computation was cancelled (the later ones are not computed)."""
+    answers = []
+    for n in ns:
+        started = time.perf_counter()
+        prime = find_nth_prime(n, is_prime, cancel_flag)
+        if prime is None:
+            answers.append(None)
+            break
+        answers.append((prime, time.perf_counter() - started))
+    return answers
+
+
 def _worker_main(tasks, results, cancel_flag, algorithm, server_pid):
-    """A worker process: compute each n it is sent; None means cancelled."""
+    """A worker process: compute each n it is sent (None means cancelled), or each n of a list (nth_primes)."""
     die_with_parent(server_pid)  # a SIGKILLed server must not leave us computing for nobody
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal: the server stops us itself
@@ -42,7 +57,10 @@ def _worker_main(tasks, results, cancel_flag, algorithm, server_pid):
             n = tasks.recv()
         except (EOFError, OSError):
             return
-        results.send(find_nth_prime(n, is_prime, cancel_flag))
+        if isinstance(n, list):
+            results.send(nth_primes(n, is_prime, cancel_flag))
+        else:
+            results.send(find_nth_prime(n, is_prime, cancel_flag))
 
 
 class _Worker:
@@ -111,6 +129,16 @@ class ProcessCompute:
         self._started.wait()  # every worker process is ready when we return
 
     def nth_prime(self, n, connection):
+        return self._run(n, connection)
+
+    def nth_primes(self, ns, connection):
+        """A pipeline's requests as one task for one worker (one round trip instead of one per request): what
+        nth_primes() returns, or [None] if the server is stopping."""
+        answers = self._run(list(ns), connection)
+        return [None] if answers is None else answers
+
+    def _run(self, task, connection):
+        """Send a task to an idle worker and return its answer (None: stopping)."""
         for _ in range(2 * self.size + 1):
             worker = self._take()  # requests wait here when every worker is busy
             if worker is None:
@@ -119,8 +147,8 @@ class ProcessCompute:
             connection.on_cancel(lambda: worker.cancel_flag.__setitem__(0, 1))
             try:
                 try:
-                    worker.tasks.send(n)
-                    prime = worker.results.recv()
+                    worker.tasks.send(task)
+                    answer = worker.results.recv()
                 except (EOFError, OSError) as error:
                     unread = worker.task_unread()  # before _lose(): the supervisor then closes the pipes
                     self._lose(worker)
@@ -133,7 +161,7 @@ class ProcessCompute:
             finally:
                 connection.on_cancel(None)
             self._give(worker)
-            return prime
+            return answer
         raise WorkerFailed("no worker process could take the request")
 
     def _take(self):

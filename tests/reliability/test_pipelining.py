@@ -111,3 +111,75 @@ def test_the_seed_ping_pong_is_one_recv_and_one_send_per_request(model, tmp_path
     # the last recvfrom may still be waiting for the next request when the trace ends
     assert receives in (["recvfrom", "sendto"] * requests, ["recvfrom", "sendto"] * requests + ["recvfrom"]), \
         handler[0]
+
+
+def test_the_process_model_sends_a_pipeline_to_one_worker_in_one_task(tmp_path):
+    """One round trip to a worker per pipeline, not one per request: each costs far more than a cheap answer
+    (p99 of a 10-request pipeline 1.2 ms one by one, 0.55 ms in one task, bench_pipelining.py)."""
+    reason = strace_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs strace: {reason}")
+        pytest.skip(reason)
+    pipelines = 20
+    trace = tmp_path / "trace"
+    with run_server("--model", "process", "--workers", "1", "--no-monitor") as server, server.connect() as sock:
+        assert ask(sock, b"1\n") == b"2\n"  # the handler thread exists before the trace starts
+        tracer = subprocess.Popen(["strace", "-qq", "-o", str(trace), "-p", str(server.proc.pid), "-f",
+                                   "-e", "trace=write,sendto"])
+        try:
+            time.sleep(1.0)  # attached to every thread (nothing is traced before the first pipeline)
+            assert tracer.poll() is None, "strace exited"
+            want = expected([i % 10 + 1 for i in range(DEPTH)])
+            for _ in range(pipelines):
+                one_send(sock)
+                got = b""
+                while len(got) < len(want):
+                    got += sock.recv(4096)
+                assert got == want
+            time.sleep(0.3)
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=10)
+    calls = {}
+    for line in trace.read_text().splitlines():
+        match = re.match(r"(\d+)\s+(\w+)\(", line)
+        if match:
+            calls.setdefault(match.group(1), []).append(match.group(2))
+    handler = [names for names in calls.values() if "sendto" in names]
+    assert len(handler) == 1, calls
+    writes_per_pipeline = handler[0].count("write") / pipelines
+    assert handler[0].count("sendto") == pipelines  # the replies of a pipeline in one send
+    assert writes_per_pipeline <= 3, handler[0]  # one task (a length header and its data); one by one it was 10+
+
+
+def test_the_process_model_answers_bad_requests_in_a_pipeline_in_place():
+    with run_server("--model", "process", "--workers", "2", "--no-monitor") as server, server.connect() as sock:
+        sock.sendall(b"1\nx\n3\n0\n5\n")
+        got = b""
+        while got.count(b"\n") < 5:
+            got += sock.recv(4096)
+        lines = got.split(b"\n")
+        assert len(lines) == 6 and lines[5] == b"", got
+        assert [lines[0], lines[2], lines[4]] == [b"2", b"5", b"11"], got
+        assert lines[1].startswith(b"ERR ") and lines[3].startswith(b"ERR "), got
+        wait_until(lambda: server.metric("primes_requests_total", kind="cheap") == 3, timeout=5)
+        assert sum(server.metric("primes_errors_total", reason=reason) or 0
+                   for reason in ("not_an_integer", "n_too_small")) == 2
+
+
+def test_a_pipeline_cancelled_in_a_worker_stops_at_once():
+    """A client gone while its pipeline computes in one worker task: the task stops within a second and the
+    worker serves the next client."""
+    with run_server("--model", "process", "--workers", "1", "--no-monitor") as server:
+        with server.connect() as sock:
+            sock.sendall(b"1\n100000\n1\n")
+            wait_until(lambda: server.metric("primes_requests_in_progress", kind="cheap") == 1
+                       or server.metric("primes_requests_in_progress", kind="expensive") == 1, timeout=5)
+            time.sleep(0.3)
+        left = time.monotonic()
+        wait_until(lambda: server.metric("primes_cancelled_total", kind="expensive") == 1, timeout=5)
+        assert time.monotonic() - left < 2.0
+        with server.connect() as sock:  # the one worker is free again
+            assert ask(sock, b"1\n") == b"2\n"
+        wait_until(lambda: server.metric("primes_requests_total", kind="cheap") == 2, timeout=5)
