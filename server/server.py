@@ -159,44 +159,49 @@ class PrimeServer:
 
     def _answer_in_one_task(self, requests, connection, tally):
         """process model: the valid requests of a batch go to one worker as one task, since a round trip to a
-        worker costs far more than a cheap answer. Every request is counted as it would be one at a time."""
-        replies = [None] * len(requests)
-        ns, kinds, slots = [], [], []
-        for i, (raw, newline) in enumerate(requests):
+        worker costs far more than a cheap answer. Every request is counted as it would be one at a time, in
+        order: errors in place, and nothing after a cancelled request."""
+        max_n, cheap_max_n = self.config.max_n, self.config.cheap_max_n
+        parsed, ns = [], []  # per request: its kind, or the error it gets
+        for raw, newline in requests:
             try:
                 if isinstance(raw, protocol.ProtocolError):
                     raise raw
-                n = protocol.parse_n(raw, self.config.max_n)
+                n = protocol.parse_n(raw, max_n)
             except protocol.ProtocolError as error:
-                self.metrics.error_reasons[error.reason].inc()
-                replies[i] = error.reply()
+                parsed.append((error, newline))
                 continue
+            parsed.append((CHEAP if n <= cheap_max_n else EXPENSIVE, newline))
             ns.append(n)
-            kinds.append(CHEAP if n <= self.config.cheap_max_n else EXPENSIVE)
-            slots.append(i)
+        answers, failure = (), None
         if ns:
-            tally.computing = kinds[0]
+            # One kind for the whole task: an expensive request in it is what keeps the worker busy.
+            tally.computing = EXPENSIVE if max(ns) > cheap_max_n else CHEAP
             tally.started = time.perf_counter()
             try:
                 answers = self.compute.nth_primes(ns, connection)
-            except WorkerFailed as failure:
-                log.warning("%s", failure)
-                error = protocol.ProtocolError(protocol.WORKER_FAILED, "worker failed")
-                for i in slots:
-                    self.metrics.error_reasons[error.reason].inc()
-                    replies[i] = error.reply()
-                answers = []
+            except WorkerFailed as error:  # died during the task: its answers are lost with it
+                log.warning("%s", error)
+                failure = protocol.ProtocolError(protocol.WORKER_FAILED, "worker failed")
             finally:
                 tally.computing = IDLE
-            for answer, kind, i in zip(answers, kinds, slots):
-                if answer is None:
-                    self.metrics.cancelled_by_kind[kind].inc()
-                    return None  # cancelled: the client is gone
-                prime, seconds = answer
-                tally.computed(kind, seconds)
-                replies[i] = str(prime).encode() + b"\n" if requests[i][1] else str(prime).encode()
-        if replies[-1] is not None and replies[-1].startswith(b"ERR"):
-            tally.answered = IDLE  # the last reply is an error: no latency sample, as one at a time
+        answers = iter(answers)
+        replies = []
+        for kind, newline in parsed:
+            if failure is not None and not isinstance(kind, protocol.ProtocolError):
+                kind = failure
+            if isinstance(kind, protocol.ProtocolError):
+                self.metrics.error_reasons[kind.reason].inc()
+                tally.answered = IDLE  # no latency sample for an error, as one at a time
+                replies.append(kind.reply())
+                continue
+            answer = next(answers)
+            if answer is None:
+                self.metrics.cancelled_by_kind[kind].inc()
+                return None  # cancelled: the client is gone
+            prime, seconds = answer
+            tally.computed(kind, seconds)
+            replies.append(str(prime).encode() + b"\n" if newline else str(prime).encode())
         return b"".join(replies)
 
     def _answer(self, raw, newline, connection, tally):
