@@ -8,7 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from server import latency, protocol
-from server.compute import WorkerFailed
+from server.compute import InlineCompute, WorkerFailed
+from server.primes import find_nth_prime
 from server.connections import Connection, DisconnectWatcher, set_idle_timeout
 from server.metrics import CHEAP, EXPENSIVE, IDLE
 
@@ -110,6 +111,13 @@ class PrimeServer:
         # by the start of the last computation (tally.started), so the check reads no clock of its own.
         due = 0.0 if latency.enable(sock) else float("inf")
         waited = 0.0
+        # The seed's own request (b"1", no newline yet, computed in this thread) takes a short path: what
+        # framer.feed() and _answer() do for it, inline, since their general cases cost more per request than
+        # the lesson's cheap answer itself. Everything else takes the general path.
+        inline = isinstance(self.compute, InlineCompute)
+        is_prime, cancel_flag = (self.compute.is_prime, connection.cancel_flag) if inline else (None, None)
+        max_bytes, max_n, cheap_max_n = framer.max_bytes, self.config.max_n, self.config.cheap_max_n
+        perf_counter = time.perf_counter
         while True:
             if tally.started < due:
                 data, received = sock.recv(4096), None
@@ -117,6 +125,25 @@ class PrimeServer:
                 data, received = latency.receive(sock, 4096)
             if not data:
                 return  # the client closed: the seed's handler crashed here on int(b"")
+            if not framer.line_mode and inline and data.isdigit() and len(data) <= max_bytes \
+                    and 0 < (n := int(data)) <= max_n:
+                kind = CHEAP if n <= cheap_max_n else EXPENSIVE
+                tally.computing = kind
+                tally.started = started = perf_counter()
+                try:
+                    prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
+                finally:
+                    tally.computing = IDLE
+                if prime is None:
+                    self.metrics.cancelled_by_kind[kind].inc()
+                    return  # cancelled: the client is gone
+                tally.computed(kind, perf_counter() - started)
+                sock.sendall(str(prime).encode())
+                if received is not None:
+                    waited = (time.time_ns() - received) * 1e-9
+                    tally.waited(waited)
+                    due = perf_counter() + latency.SAMPLE_PERIOD - waited
+                continue
             requests = framer.feed(data)
             if len(requests) > 1:
                 replies = self._answer_together(requests, connection, tally)
