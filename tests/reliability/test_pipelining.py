@@ -66,6 +66,27 @@ def test_a_pipeline_does_not_wait_for_the_delayed_ack(model, send):
         assert stalled(times) < ROUNDS // 4
 
 
+def need_strace():
+    """Skip without a working strace; under CI=true, fail instead."""
+    reason = strace_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs strace: {reason}")
+        pytest.skip(reason)
+
+
+def handler_calls(trace):
+    """The system calls, in order, of the one traced thread that sent replies (the connection's handler)."""
+    calls = {}
+    for line in trace.read_text().splitlines():
+        match = re.match(r"(\d+)\s+(\w+)\(", line)
+        if match:
+            calls.setdefault(match.group(1), []).append(match.group(2))
+    handlers = [names for names in calls.values() if "sendto" in names]
+    assert len(handlers) == 1, calls
+    return handlers[0]
+
+
 def strace_available():
     if shutil.which("strace") is None:
         return "no strace command"
@@ -77,11 +98,7 @@ def strace_available():
 def test_the_seed_ping_pong_is_one_recv_and_one_send_per_request(model, tmp_path):
     """The seed client's path, as the kernel sees it: per request exactly one recvfrom and one sendto in the
     connection's thread, and nothing else there that could let the GIL go (no poll for a timeout)."""
-    reason = strace_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true needs strace: {reason}")
-        pytest.skip(reason)
+    need_strace()
     requests = 200
     trace = tmp_path / "trace"
     with run_server("--model", model, "--no-monitor") as server, server.connect() as sock:
@@ -97,30 +114,20 @@ def test_the_seed_ping_pong_is_one_recv_and_one_send_per_request(model, tmp_path
         finally:
             tracer.send_signal(signal.SIGINT)
             tracer.wait(timeout=10)
-    calls = {}
-    for line in trace.read_text().splitlines():
-        match = re.match(r"(\d+)\s+(\w+)\(", line)
-        if match:
-            calls.setdefault(match.group(1), []).append(match.group(2))
-    handler = [names for names in calls.values() if "sendto" in names]
-    assert len(handler) == 1, calls
+    handler = handler_calls(trace)
     # A latency sample takes its receive with recvmsg (the kernel's receive timestamp comes with the data) in
     # place of recvfrom: still one receive per request (how many are sampled depends on the pace, which
     # strace itself slows).
-    receives = ["recvfrom" if name == "recvmsg" else name for name in handler[0]]
+    receives = ["recvfrom" if name == "recvmsg" else name for name in handler]
     # the last recvfrom may still be waiting for the next request when the trace ends
     assert receives in (["recvfrom", "sendto"] * requests, ["recvfrom", "sendto"] * requests + ["recvfrom"]), \
-        handler[0]
+        handler
 
 
 def test_the_process_model_sends_a_pipeline_to_one_worker_in_one_task(tmp_path):
     """One round trip to a worker per pipeline, not one per request: each costs far more than a cheap answer
     (p99 of a 10-request pipeline 1.2 ms one by one, 0.55 ms in one task, bench_pipelining.py)."""
-    reason = strace_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true needs strace: {reason}")
-        pytest.skip(reason)
+    need_strace()
     pipelines = 20
     trace = tmp_path / "trace"
     with run_server("--model", "process", "--workers", "1", "--no-monitor") as server, server.connect() as sock:
@@ -141,16 +148,10 @@ def test_the_process_model_sends_a_pipeline_to_one_worker_in_one_task(tmp_path):
         finally:
             tracer.send_signal(signal.SIGINT)
             tracer.wait(timeout=10)
-    calls = {}
-    for line in trace.read_text().splitlines():
-        match = re.match(r"(\d+)\s+(\w+)\(", line)
-        if match:
-            calls.setdefault(match.group(1), []).append(match.group(2))
-    handler = [names for names in calls.values() if "sendto" in names]
-    assert len(handler) == 1, calls
-    writes_per_pipeline = handler[0].count("write") / pipelines
-    assert handler[0].count("sendto") == pipelines  # the replies of a pipeline in one send
-    assert writes_per_pipeline <= 3, handler[0]  # one task (a length header and its data); one by one it was 10+
+    handler = handler_calls(trace)
+    writes_per_pipeline = handler.count("write") / pipelines
+    assert handler.count("sendto") == pipelines  # the replies of a pipeline in one send
+    assert writes_per_pipeline <= 3, handler  # one task (a length header and its data); one by one it was 10+
 
 
 def test_the_process_model_answers_bad_requests_in_a_pipeline_in_place():
