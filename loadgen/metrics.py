@@ -48,8 +48,11 @@ class LoadMetrics:
             stream = self.streams[kind] = _Stream()
         return stream
 
-    def on_request(self, name, response_time, exception=None, **_):
-        """Listener for environment.events.request (response_time in ms); runs for every request."""
+    def on_request(self, request_type, name, response_time, response_length, exception=None, context=None, **_):
+        """Listener for environment.events.request (response_time in ms); runs for every request.
+
+        It names every argument Locust passes: CPython binds named keywords by identity, but matches each one
+        that would land in **_ by string comparison with every parameter name, per call."""
         stream = self.streams.get(name) or self._stream(name)
         stream.requests += 1
         if exception is not None:

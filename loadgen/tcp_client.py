@@ -2,15 +2,25 @@
 
 Every request (success or failure) fires environment.events.request, so stats, CSV, HTML and metrics see it.
 
-The connection is an OS socket in non-blocking mode, waited on with gevent's loop directly: one io watcher per
-connection and one lazily re-armed deadline timer. gevent's cooperative socket would, per request, first try a
-recv that fails with EAGAIN (a syscall and an exception), then start and stop a new timeout timer: together
-about a third of the client's CPU per cheap request (docs/benchmarks.md).
+The connection is an OS socket, waited on with gevent's loop directly: one io watcher per connection and one
+lazily re-armed deadline timer. gevent's cooperative socket would, per request, first try a recv that fails
+with EAGAIN (a syscall and an exception), then start and stop a new timeout timer: together about a third of
+the client's CPU per cheap request (docs/benchmarks.md).
+
+Two measures keep one user from being the limit of what it measures:
+- A user alone in its process (`wait_blocking`) first waits for an answer in a blocking recv() of at most
+  BLOCKING_WAIT_S, as the seed's client does: no other user can be held up by it, and a cheap answer comes
+  well within it. Only a slower answer goes through gevent's loop (the trip through the loop costs as much CPU
+  as the raw client's whole request).
+- In a run of requests (`ask(hold=True)`), a correct answer's event is fired just after the next request is
+  sent, so Locust's bookkeeping runs while the server works. The server still sees one request at a time, each
+  event carries its own response time, and a held event is fired before anything else is (flush()).
 """
 from __future__ import annotations
 
 import logging
 import socket
+import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +36,8 @@ if TYPE_CHECKING:
 OsSocket = get_original("socket", "socket")  # the unpatched class, also when Locust has monkey-patched socket
 
 REQUEST_TYPE = "TCP"
+BLOCKING_WAIT_S = 0.001  # a lone user's blocking wait for an answer (SO_RCVTIMEO) before it yields to gevent
+_TIMEVAL = struct.Struct("ll")  # struct timeval: seconds, microseconds
 FRAMINGS = ("bare", "line")
 log = logging.getLogger("loadgen")
 
@@ -131,18 +143,31 @@ class PrimeClient:
         self._deadline = None
         self._wait = get_hub().wait
         self._context = {}
+        self._held = None  # (response time ms, length) of a correct answer whose event waits for the next send
+        self.wait_blocking = False  # set by the user: True when it is the only user in its process
 
     def connect(self) -> None:
         cooperative = socket.create_connection(self.address, timeout=self.connect_timeout)  # gevent's, under Locust
         sock = OsSocket(fileno=cooperative.detach())
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
+        # Blocking mode with a kernel receive timeout, so recv() waits at most BLOCKING_WAIT_S; every other
+        # call passes MSG_DONTWAIT and never blocks.
+        sock.setblocking(True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(0, int(BLOCKING_WAIT_S * 1e6)))
         self._readable = get_hub().loop.io(sock.fileno(), 1)
         self._deadline = _Deadline(self.timeout, getcurrent(), f"n={self.n}")
         self.sock = sock
 
+    def flush(self) -> None:
+        """Fire the event of a held answer now (the end of a run of requests)."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._fire(request_type=REQUEST_TYPE, name=self.name, response_time=held[0], response_length=held[1],
+                       exception=None, context=self._context)
+
     def close(self) -> None:
         # Called from the user's own greenlet (on_stop, or after a failure), never while it waits on the watcher.
+        self.flush()
         sock, self.sock = self.sock, None
         watcher, self._readable = self._readable, None
         if watcher is not None:
@@ -157,6 +182,11 @@ class PrimeClient:
         """The next bytes of the answer (b"" when the server closed): wait until readable, then one recv.
 
         Raises RequestTimeout once `timeout` seconds have passed since `start`, the request's perf_counter()."""
+        if self.wait_blocking:
+            try:
+                return self.sock.recv(4096)  # blocks at most BLOCKING_WAIT_S
+            except BlockingIOError:
+                pass  # not yet: wait in gevent's loop, where other greenlets run
         while True:
             deadline = self._deadline
             deadline.waiting_since = start
@@ -165,7 +195,7 @@ class PrimeClient:
             finally:
                 deadline.waiting_since = None
             try:
-                return self.sock.recv(4096)
+                return self.sock.recv(4096, socket.MSG_DONTWAIT)
             except BlockingIOError:  # a spurious wake-up: wait again
                 continue
 
@@ -173,29 +203,36 @@ class PrimeClient:
         # Only if the kernel's send buffer is full, which a few bytes on an idle connection never meet.
         while data:
             try:
-                data = data[self.sock.send(data):]
+                data = data[self.sock.send(data, socket.MSG_DONTWAIT):]
             except BlockingIOError:
                 wait_write(self.sock.fileno(), timeout=self.timeout,
                            timeout_exc=TimeoutError(f"could not send within {self.timeout:g} s"))
 
-    def ask(self) -> bool:
-        """One request, one round trip, one request event. Returns True on a correct answer."""
+    def ask(self, hold: bool = False) -> bool:
+        """One request, one round trip, one request event. Returns True on a correct answer.
+
+        hold=True: a correct answer's event waits until the next ask() has sent its request, or flush()."""
         start = time.perf_counter()
         try:
             if self.sock is None:
                 self.connect()
             sock = self.sock
             try:
-                sent = sock.send(self.payload)  # a few bytes: one send() takes them all
+                sent = sock.send(self.payload, socket.MSG_DONTWAIT)  # a few bytes: one send() takes them all
             except BlockingIOError:
                 sent = 0
             if sent != len(self.payload):
                 self._send_rest(self.payload[sent:])
+            if self._held is not None:
+                self.flush()  # the previous answer's event, while the server works on this request
             answer = self._recv(start)
             if answer == self.expected:  # the fast path: a correct answer in one read
-                self._fire(request_type=REQUEST_TYPE, name=self.name,
-                           response_time=(time.perf_counter() - start) * 1000.0,
-                           response_length=len(answer), exception=None, context=self._context)
+                elapsed = (time.perf_counter() - start) * 1000.0
+                if hold:
+                    self._held = (elapsed, len(answer))
+                else:
+                    self._fire(request_type=REQUEST_TYPE, name=self.name, response_time=elapsed,
+                               response_length=len(answer), exception=None, context=self._context)
                 if self.failures_in_a_row:
                     self._recovered()
                 return True
@@ -213,6 +250,7 @@ class PrimeClient:
         except OSError as exc:
             error = ConnectionLost(f"{self.address[0]}:{self.address[1]}: {exc.strerror or exc}")
         elapsed = (time.perf_counter() - start) * 1000.0
+        self.flush()  # events stay in order: a held answer's before this one's
         if error is None:
             self._fire(request_type=REQUEST_TYPE, name=self.name, response_time=elapsed,
                        response_length=len(answer), exception=None, context=self._context)

@@ -53,15 +53,23 @@ class PrimeUser(User):
     def ask(self):
         if self.client is None:
             raise StopUser()
+        client = self.client
+        # Alone in its process, the user may wait for an answer in a blocking recv (PrimeClient.wait_blocking).
+        runner = self.environment.runner
+        client.wait_blocking = runner is not None and runner.user_count == 1
         if self._wait:
-            self.client.ask()
+            client.ask()
             return
         # No wait time: ask again at once instead of a trip through Locust's scheduler and a gevent.sleep(0)
         # for every request (see bench_locust.py). Still one round trip and one request event per request;
         # back to the scheduler every REQUESTS_PER_TASK requests, so stopping and other greenlets are prompt.
-        ask = self.client.ask
-        for _ in range(REQUESTS_PER_TASK):
-            ask()
+        # Each event is fired once the next request is out (PrimeClient.ask(hold=True)).
+        ask = client.ask
+        try:
+            for _ in range(REQUESTS_PER_TASK):
+                ask(True)
+        finally:
+            client.flush()
 
 
 class CheapUser(PrimeUser):

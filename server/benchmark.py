@@ -2,7 +2,10 @@
 side in one run, alternating, by the seed's own client in a separate process. Also prints what our
 instrumentation costs per request in microseconds (1/ours - 1/bare, which carries across hosts), and what
 recording one request's metrics costs with upstream prometheus-client's own MultiProcessValue (a write per
-request) against our per-connection tally (folded once a second)."""
+request) against our per-connection tally (folded once a second).
+
+By default the servers run on one CPU and the client on another, as in loadgen/bench_locust.py: left to the
+scheduler, a ping-pong pair's rate swings with where the two land, more than the difference measured here."""
 import argparse
 import os
 import socket
@@ -133,11 +136,17 @@ def cpu_seconds(pid):
     return total
 
 
-def _measure(port, seconds, server_pid):
+def _pinned(cpu):
+    """preexec_fn putting a process on one CPU, or None for no pinning."""
+    return None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+
+
+def _measure(port, seconds, server_pid, client_cpu):
     """(requests/s, server CPU seconds per request or None) of one client run."""
     cpu_before = cpu_seconds(server_pid)
     out = subprocess.run([sys.executable, "-m", "server.benchmark", "--client", str(port), "--seconds",
-                          str(seconds)], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+                          str(seconds)], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+                         preexec_fn=_pinned(client_cpu))
     cpu_after = cpu_seconds(server_pid)
     rate, count = out.stdout.split()
     if cpu_before is None or cpu_after is None:
@@ -150,6 +159,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5, help="measurements of each server, alternating")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
     parser.add_argument("--model", default="thread", help="our server's --model")
+    parser.add_argument("--pin", choices=("split", "none"), default="split",
+                        help="split: both servers on one CPU, the client on another; none: let the scheduler "
+                             "place them")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--recording-costs", nargs=3, metavar=("DIR", "REPEAT", "NUMBER"), help=argparse.SUPPRESS)
@@ -161,22 +173,27 @@ def main(argv=None):
     if args.recording_costs:
         return _print_recording_costs(*args.recording_costs)
 
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin == "split" and len(cpus) < 2:
+        parser.error("--pin split needs two CPUs; use --pin none")
+    server_cpu, client_cpu = (cpus[0], cpus[1]) if args.pin == "split" else (None, None)
     bare_port, ours_port = _free_port(), _free_port()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "server.benchmark", "--serve-bare", str(bare_port)], cwd=REPO_ROOT),
+        subprocess.Popen([sys.executable, "-m", "server.benchmark", "--serve-bare", str(bare_port)], cwd=REPO_ROOT,
+                         preexec_fn=_pinned(server_cpu)),
         subprocess.Popen([sys.executable, "-m", "server", "--port", str(ours_port), "--metrics-port",
                           str(_free_port()), "--control-port", str(_free_port()), "--model", args.model,
-                          "--no-monitor", "--log-level", "warning"], cwd=REPO_ROOT),
+                          "--no-monitor", "--log-level", "warning"], cwd=REPO_ROOT, preexec_fn=_pinned(server_cpu)),
     ]
     try:
         _wait(bare_port)
         _wait(ours_port)
         bare, ours, bare_cpu, ours_cpu = [], [], [], []
         for round_number in range(args.rounds):
-            rate, cpu = _measure(bare_port, args.seconds, procs[0].pid)
+            rate, cpu = _measure(bare_port, args.seconds, procs[0].pid, client_cpu)
             bare.append(rate)
             bare_cpu.append(cpu)
-            rate, cpu = _measure(ours_port, args.seconds, procs[1].pid)
+            rate, cpu = _measure(ours_port, args.seconds, procs[1].pid, client_cpu)
             ours.append(rate)
             ours_cpu.append(cpu)
             print(f"round {round_number + 1}: bare {bare[-1]:,.0f} req/s, ours {ours[-1]:,.0f} req/s", flush=True)
