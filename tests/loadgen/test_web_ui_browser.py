@@ -95,6 +95,12 @@ def test_swarm_from_the_browser(browser, workdir, artifacts_dir):
 
             click_button(browser, "Stop")
             wait_until(lambda: locust.stats()[1] == "stopped", timeout=20)
+            # Locust's page polls the state only while spawning or running: a poll that lands in the short
+            # "cleanup" between running and stopped leaves the page on CLEANUP. The page marks the stop either
+            # way; reloaded, it reads the state once and must say STOPPED.
+            WebDriverWait(browser, 20).until(
+                lambda d: any(state in d.find_element(By.TAG_NAME, "body").text.upper() for state in ("STOPPED", "CLEANUP")))
+            browser.refresh()
             WebDriverWait(browser, 20).until(lambda d: "STOPPED" in d.find_element(By.TAG_NAME, "body").text.upper())
             browser.save_screenshot(os.path.join(artifacts_dir, "loadgen-web-ui-stopped.png"))
             counted = locust.stats()[0]["cheap"][0]
