@@ -3,6 +3,7 @@ Requests are named by kind ("cheap", "expensive"), never by the raw n; every ans
 """
 import logging
 
+import gevent
 from locust import User, task
 from locust.exception import StopUser
 
@@ -70,6 +71,10 @@ class PrimeUser(User):
                 ask(True)
         finally:
             client.flush()
+        if client.wait_blocking:
+            # Locust's gevent.sleep(0) between tasks runs waiting callbacks but may not poll sockets or timers;
+            # a user that never waited in gevent's loop would hold off the web UI, heartbeats and timers.
+            gevent.idle()
 
 
 class CheapUser(PrimeUser):

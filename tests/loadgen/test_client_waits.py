@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests.loadgen.conftest import locust_command, locust_env
 from tests.reliability.test_pipelining import need_strace
 from tests.support import REPO_ROOT, run_server
 
@@ -57,3 +58,22 @@ def test_a_lone_users_cheap_stream_skips_gevents_loop(lone, tmp_path):
         assert loop_waits < requests / 5, (sends, loop_waits)
     else:
         assert loop_waits >= requests, (sends, loop_waits)  # with company, every wait is gevent's
+
+
+def test_a_lone_locust_user_skips_gevents_loop_but_lets_it_run_between_tasks(tmp_path):
+    """Through real Locust: one user in its process takes the blocking wait (far fewer loop waits than
+    requests), yet the loop still polls sockets and timers after each task of 64 requests (the web UI, a
+    worker's heartbeats and the run timer depend on it; Locust's own sleep(0) between tasks may not poll)."""
+    need_strace()
+    trace = tmp_path / "trace"
+    with run_server("--no-monitor") as server:
+        result = subprocess.run(["strace", "-f", "-qq", "-e", "trace=epoll_wait,sendto", "-o", str(trace),
+                                 *locust_command("--headless", "-u", "1", "-r", "1", "-t", "3s", "--host",
+                                                 f"127.0.0.1:{server.port}", "--only-summary")],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120, env=locust_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    calls = [match.group(1) for match in re.finditer(r"^\d+\s+(\w+)\(", trace.read_text(), re.M)]
+    sends, loop_waits = calls.count("sendto"), calls.count("epoll_wait")
+    assert sends > 640, sends
+    assert loop_waits < sends / 5, (sends, loop_waits)  # alone: the answers come within the blocking wait
+    assert loop_waits > sends / 128, (sends, loop_waits)  # and the loop runs at least every other task
