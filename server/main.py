@@ -3,6 +3,7 @@ signal, switch interval changes and the monitor's ticks (server/main_loop.py).
 
 SIGTERM/SIGINT stop it within about one switch interval, even with an expensive computation running.
 """
+import functools
 import logging
 import os
 import platform
@@ -109,8 +110,9 @@ def main(argv=None):
             reply, changed = control_requests.apply()
             if reply is not None:
                 exporter.reply(reply)  # before the log line: each write may wait for the GIL again
-            if changed is not None:
-                log.info("switch interval set to %gs", changed)
+            if changed is not None:  # written by the main loop once it has checked for another signal
+                return functools.partial(log.info, "switch interval set to %gs", changed)
+            return None
 
         received = main_loop.run(monitor, on_control)
         server.cancel_all()  # before anything that lets the GIL go (even this log line's write)

@@ -8,6 +8,7 @@ and a change at about one interval.
 Every thread of the server blocks these signals (the mask is set before any thread starts), so they stay pending
 until this wait takes them, whatever the main thread was doing when they came.
 """
+import functools
 import signal
 import sys
 import time
@@ -52,30 +53,40 @@ class Monitor:
 
 def run(monitor, on_control, tick_s=TICK_S):
     """Wait until a stop signal comes; returns its number. `on_control()` runs for each CONTROL_SIGNAL (and may
-    run twice for one), `monitor.tick()` once every `tick_s` seconds. Call it from the main thread with
-    WAKE_SIGNALS blocked."""
+    run twice for one) and may return a callable that writes something (a log line), run later as the monitor's
+    line is; `monitor.tick()` runs once every `tick_s` seconds. Call it from the main thread with WAKE_SIGNALS
+    blocked."""
     next_tick = time.monotonic() + tick_s
-    line = None
+    # Writes wait here and go out one at a time, each after a check for pending signals: a write lets the GIL
+    # go and may cost a whole interval to get it back, and a signal that came meanwhile must not wait for the
+    # next write's hand-back too.
+    output = []
     while True:
-        # A signal that came while this thread ticked, or waited for the GIL to tick or to print, is acted on
-        # now: taking it with sigtimedwait would let the GIL go and may cost another whole interval to get back.
+        # A signal that came while this thread ticked, wrote, or waited for the GIL is acted on now: taking it
+        # with sigtimedwait would let the GIL go and may cost another whole interval to get back.
         pending = signal.sigpending() & WAKE_SIGNALS  # no system call that lets the GIL go
         if pending & STOP_SIGNALS:
             return min(pending & STOP_SIGNALS)
         if CONTROL_SIGNAL in pending:
-            on_control()
-        if line is not None:  # printed after the check: the write lets the GIL go
-            monitor.show(line)
-            line = None
+            _queue(output, on_control())
+        if output:
+            output.pop(0)()
             continue
         info = signal.sigtimedwait(WAKE_SIGNALS, max(0.0, next_tick - time.monotonic()))
         if info is None:
             line = monitor.tick()
+            if line is not None:
+                output.append(functools.partial(monitor.show, line))
             next_tick += tick_s
             now = time.monotonic()
             if next_tick <= now:  # the tick came late (a hog held the GIL): no burst of catch-up ticks
                 next_tick = now + tick_s
         elif info.si_signo == CONTROL_SIGNAL:
-            on_control()
+            _queue(output, on_control())
         else:
             return info.si_signo
+
+
+def _queue(output, write):
+    if write is not None:
+        output.append(write)
