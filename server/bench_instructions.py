@@ -11,12 +11,9 @@ import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from server.benchmark import REPO_ROOT
+from server.benchmark import _free_port as free_port
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 def main():
     which, n = sys.argv[1], int(sys.argv[2])

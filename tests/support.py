@@ -3,6 +3,7 @@ Every part's tests use these, so the server is started and stopped the same way 
 """
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,6 +164,16 @@ def skip_or_fail(reason):
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(reason)
+
+
+def need_strace():
+    """Tests that count system calls with strace: skipped without a working strace, failed under CI=true."""
+    if shutil.which("strace") is None:
+        skip_or_fail("needs strace: no strace command")
+        return
+    probe = subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip_or_fail(f"needs strace: strace cannot trace here: {probe.stderr.strip()}")
 
 
 def docker(*args, check=True, timeout=1200):

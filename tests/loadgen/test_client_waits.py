@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from tests.loadgen.conftest import locust_command, locust_env
-from tests.reliability.test_pipelining import need_strace
-from tests.support import REPO_ROOT, run_server
+from tests.support import REPO_ROOT, need_strace, run_server
 
 
 def probe(port, *args, prefix=(), timeout=60):
@@ -20,6 +19,12 @@ def probe(port, *args, prefix=(), timeout=60):
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def sends_and_loop_waits(trace):
+    """(sendto calls, epoll_wait calls) in an strace output file, all threads."""
+    calls = [match.group(1) for match in re.finditer(r"^\d+\s+(\w+)\(", trace.read_text(), re.M)]
+    return calls.count("sendto"), calls.count("epoll_wait")
 
 
 def test_a_held_event_fires_after_the_next_send_and_before_a_failure():
@@ -50,8 +55,7 @@ def test_a_lone_users_cheap_stream_skips_gevents_loop(lone, tmp_path):
         result = probe(server.port, "loop", 1, requests, int(lone),
                        prefix=("strace", "-f", "-qq", "-e", "trace=epoll_wait,sendto", "-o", str(trace)))
     assert result == {"events": requests, "failures": 0}
-    calls = [match.group(1) for match in re.finditer(r"^\d+\s+(\w+)\(", trace.read_text(), re.M)]
-    sends, loop_waits = calls.count("sendto"), calls.count("epoll_wait")
+    sends, loop_waits = sends_and_loop_waits(trace)
     assert sends >= requests
     if lone:
         # The answer comes within the blocking wait almost always; a slow machine may miss a few.
@@ -72,8 +76,7 @@ def test_a_lone_locust_user_skips_gevents_loop_but_lets_it_run_between_tasks(tmp
                                                  f"127.0.0.1:{server.port}", "--only-summary")],
                                 cwd=tmp_path, capture_output=True, text=True, timeout=120, env=locust_env())
     assert result.returncode == 0, result.stderr[-3000:]
-    calls = [match.group(1) for match in re.finditer(r"^\d+\s+(\w+)\(", trace.read_text(), re.M)]
-    sends, loop_waits = calls.count("sendto"), calls.count("epoll_wait")
+    sends, loop_waits = sends_and_loop_waits(trace)
     assert sends > 640, sends
     assert loop_waits < sends / 5, (sends, loop_waits)  # alone: the answers come within the blocking wait
     assert loop_waits > sends / 128, (sends, loop_waits)  # and the loop runs at least every other task

@@ -3,16 +3,14 @@
 Speed figures (p50/p99 of a 10-request pipeline next to a single request) come from bench_pipelining.py;
 here only the qualitative effect is asserted: no round waits for the client's delayed ACK (~40 ms).
 """
-import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from tests.support import ask, run_server, wait_until
+from tests.support import ask, need_strace, run_server, wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -66,15 +64,6 @@ def test_a_pipeline_does_not_wait_for_the_delayed_ack(model, send):
         assert stalled(times) < ROUNDS // 4
 
 
-def need_strace():
-    """Skip without a working strace; under CI=true, fail instead."""
-    reason = strace_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true needs strace: {reason}")
-        pytest.skip(reason)
-
-
 def handler_calls(trace):
     """The system calls, in order, of the one traced thread that sent replies (the connection's handler)."""
     calls = {}
@@ -85,13 +74,6 @@ def handler_calls(trace):
     handlers = [names for names in calls.values() if "sendto" in names]
     assert len(handlers) == 1, calls
     return handlers[0]
-
-
-def strace_available():
-    if shutil.which("strace") is None:
-        return "no strace command"
-    probe = subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "true"], capture_output=True, text=True)
-    return "" if probe.returncode == 0 else f"strace cannot trace here: {probe.stderr.strip()}"
 
 
 @pytest.mark.parametrize("model", ["thread", "pool"])
