@@ -81,7 +81,7 @@ def main(argv=None):
         log.info("removed %s, the metrics folder of a server that is no longer running", path)
     exporter = compute = None
     try:
-        metrics = ServerMetrics(multiproc_dir)
+        metrics = ServerMetrics(multiproc_dir, config.cheap_max_n)
         control_requests = control_link.Requests(control_link.Slot(multiproc_dir, create=True),
                                                  metrics.switch_interval.set)
         exporter = ExporterSupervisor(config, multiproc_dir, metrics.exporter_restarts)

@@ -2,10 +2,11 @@
 
 The exporter (server/exporter.py) reads those files from another process, so a scrape never needs our GIL.
 
-A request costs no shared write: the thread serving a connection counts in that connection's own
-`ConnectionTally` (plain integers and floats, one writer, so nothing is lost with or without the GIL), and
-`ServerMetrics.fold()` adds what is new to prometheus-client's standard multiprocess values. The server's
-monitor folds once a second, and a connection is folded as it closes, before it stops counting as active.
+A request costs no shared write: the thread serving a connection appends its compute time to that
+connection's own `ConnectionTally` (plain lists, one writer, so nothing is lost with or without the GIL), and
+`ServerMetrics.fold()` takes what is new off in batches into prometheus-client's standard multiprocess
+values. The server's monitor folds once a second, and a connection is folded as it closes, before it stops
+counting as active.
 Rare events (connections, errors, cancellations) are written at once through the public API.
 """
 import os
@@ -17,7 +18,8 @@ from prometheus_client.utils import floatToGoString
 
 KINDS = ("cheap", "expensive")
 CHEAP, EXPENSIVE = 0, 1  # indexes into KINDS, used on the request path
-IDLE = -1  # a tally's `computing` when no request is being computed
+IDLE = -1  # a tally's `answered` before any request, or after an error
+NOT_COMPUTING = 0  # a tally's `computing` between requests (an n is at least 1)
 ERROR_REASONS = ("not_an_integer", "n_too_small", "n_too_large", "request_too_long", "too_many_connections",
                  "worker_failed")
 # From a cheap request's tens of microseconds to a naive n=100000's many minutes.
@@ -25,7 +27,6 @@ DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
                     1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
 # The same, with two finer buckets below: a cheap round trip from the kernel's receipt is tens of microseconds.
 LATENCY_BUCKETS = (0.000025, 0.00005) + DURATION_BUCKETS
-_FIRST_DURATION_BOUND = DURATION_BUCKETS[0]
 DURATION_HELP = ("Compute time of a request, by kind: from the start of its computation (its thread already "
                  "holds the GIL) to its result, GIL hand-offs during it included. The wait for the GIL before "
                  "it starts is in primes_request_latency_seconds")
@@ -47,8 +48,17 @@ class HistogramSeries:
                              (*labelvalues, floatToGoString(bound)), documentation) for bound in self.bounds]
         self.sum = make("histogram", name, name + "_sum", tuple(labelnames), tuple(labelvalues), documentation)
 
-    def add(self, bucket_counts, total):
-        for value, count in zip(self.buckets, bucket_counts):
+    def add(self, observations):
+        """Observe each of `observations` (seconds), as that many Histogram.observe() calls would."""
+        bounds = self.bounds
+        first = bounds[0]
+        counts = [0] * len(bounds)
+        total = 0.0
+        for seconds in observations:
+            # Most requests are cheap and land in the first bucket: skip the search for them.
+            counts[0 if seconds <= first else bisect_left(bounds, seconds)] += 1
+            total += seconds  # one at a time, in order, as upstream adds them: the same float sum
+        for value, count in zip(self.buckets, counts):
             if count:
                 value.inc(count)
         if total:
@@ -56,48 +66,52 @@ class HistogramSeries:
 
 
 class ConnectionTally:
-    """One connection's request counts, written only by the thread serving it.
+    """One connection's observations since the last fold, appended only by the thread serving it.
 
-    `duration[kind]` and `latency[kind]` are a histogram each: a count per bucket, then the sum of the
-    observed seconds. `computing` is the kind being computed now (IDLE between requests), `answered` the kind
-    of the last request answered and `started` when its computation began. Only fold() reads them from
-    another thread.
+    `durations[kind]` and `latencies[kind]` are lists of observed seconds: appending one is the whole cost
+    of recording a request, and ServerMetrics.fold() takes them off in batches into the histograms.
+    `computing` is the n being computed now (NOT_COMPUTING between requests; fold() tells its kind),
+    `answered` the kind of the last request answered and `started` when its computation began.
     """
 
-    __slots__ = ("duration", "latency", "computing", "answered", "started", "_folded")
+    __slots__ = ("durations", "latencies", "computing", "answered", "started")
 
     def __init__(self):
-        self.duration = [[0] * len(DURATION_BUCKETS) + [0.0] for _ in KINDS]
-        self.latency = [[0] * len(LATENCY_BUCKETS) + [0.0] for _ in KINDS]
-        self.computing = IDLE
+        self.durations = tuple([] for _ in KINDS)
+        self.latencies = tuple([] for _ in KINDS)
+        self.computing = NOT_COMPUTING
         self.answered = IDLE
         self.started = 0.0  # time.perf_counter() at the start of the last computation
-        self._folded = ([histogram[:] for histogram in self.duration], [histogram[:] for histogram in self.latency])
 
     def computed(self, kind, seconds):
-        histogram = self.duration[kind]
-        # Most requests are cheap and land in the first bucket: skip the search for them.
-        histogram[0 if seconds <= _FIRST_DURATION_BOUND else bisect_left(DURATION_BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+        self.durations[kind].append(seconds)
         self.answered = kind
 
     def waited(self, seconds):
         """Latency of the last request answered (none if it got an error), from the kernel's receipt."""
         if self.answered == IDLE or seconds < 0:  # < 0: the wall clock was stepped back meanwhile
             return
-        histogram = self.latency[self.answered]
-        histogram[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        histogram[-1] += seconds
+        self.latencies[self.answered].append(seconds)
+
+
+def _take(observations):
+    """The observations appended so far. Their owner may append more meanwhile; those stay for the next
+    take. A copy and a deletion are each atomic on a list, with the GIL or without it."""
+    taken = observations[:]
+    del observations[:len(taken)]
+    return taken
 
 
 class ServerMetrics:
-    """Every metric the compute process writes. `multiproc_dir` is where the exporter reads them."""
+    """Every metric the compute process writes. `multiproc_dir` is where the exporter reads them; a request
+    with n up to `cheap_max_n` is cheap."""
 
-    def __init__(self, multiproc_dir):
+    def __init__(self, multiproc_dir, cheap_max_n):
         # Read by prometheus-client's multiprocess values when they open their files.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
         values.ValueClass = values.MultiProcessValue()
         self.multiproc_dir = multiproc_dir
+        self.cheap_max_n = cheap_max_n
 
         self.requests = Counter("primes_requests_total", "Requests answered with a prime, by kind",
                                 ["kind"], registry=None)
@@ -163,23 +177,18 @@ class ServerMetrics:
     def _fold_locked(self, tallies):
         computing = [0] * len(KINDS)
         for tally in tallies:
-            folded_duration, folded_latency = tally._folded
             for kind in range(len(KINDS)):
-                now = tally.duration[kind][:]  # one copy: a consistent view of what its owner wrote
-                deltas = [count - before for count, before in zip(now, folded_duration[kind])]
-                if any(deltas):
-                    self.completed[kind].inc(sum(deltas[:-1]))
-                    self.duration[kind].add(deltas[:-1], deltas[-1])
-                    folded_duration[kind] = now
-                now = tally.latency[kind][:]
-                deltas = [count - before for count, before in zip(now, folded_latency[kind])]
-                if any(deltas):
-                    self.latency[kind].add(deltas[:-1], deltas[-1])
-                    folded_latency[kind] = now
+                observations = _take(tally.durations[kind])
+                if observations:
+                    self.completed[kind].inc(len(observations))
+                    self.duration[kind].add(observations)
+                observations = _take(tally.latencies[kind])
+                if observations:
+                    self.latency[kind].add(observations)
         for tally in self._tallies:
-            kind = tally.computing  # read once: its owner may change it meanwhile
-            if kind != IDLE:
-                computing[kind] += 1
+            n = tally.computing  # read once: its owner may change it meanwhile
+            if n != NOT_COMPUTING:
+                computing[CHEAP if n <= self.cheap_max_n else EXPENSIVE] += 1
         for kind, count in enumerate(computing):
             self.computing[kind].set(count)
 

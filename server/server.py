@@ -11,7 +11,7 @@ from server import latency, protocol
 from server.compute import InlineCompute, WorkerFailed
 from server.primes import find_nth_prime
 from server.connections import Connection, DisconnectWatcher, set_idle_timeout
-from server.metrics import CHEAP, EXPENSIVE, IDLE
+from server.metrics import CHEAP, EXPENSIVE, IDLE, NOT_COMPUTING
 
 log = logging.getLogger("server")
 
@@ -110,41 +110,20 @@ class PrimeServer:
         # A stamped receive (kernel receipt time) at most once per sample period (server/latency.py), timed
         # by the start of the last computation (tally.started), so the check reads no clock of its own.
         due = 0.0 if latency.enable(sock) else float("inf")
-        waited = 0.0
-        # The seed's own request (b"1", no newline yet, computed in this thread) takes a short path: what
-        # framer.feed() and _answer() do for it, inline, since their general cases cost more per request than
-        # the lesson's cheap answer itself. Everything else takes the general path.
-        inline = isinstance(self.compute, InlineCompute)
-        is_prime, cancel_flag = (self.compute.is_prime, connection.cancel_flag) if inline else (None, None)
-        max_bytes, max_n, cheap_max_n = framer.max_bytes, self.config.max_n, self.config.cheap_max_n
-        perf_counter = time.perf_counter
+        seed_requests = isinstance(self.compute, InlineCompute)
         while True:
-            if tally.started < due:
+            if seed_requests and not framer.line_mode:
+                outcome = self._seed_requests(connection, tally, due)
+                if outcome is None:
+                    return  # cancelled: the client is gone
+                data, received, due = outcome
+            elif tally.started < due:
                 data, received = sock.recv(4096), None
             else:
                 data, received = latency.receive(sock, 4096)
             if not data:
                 return  # the client closed: the seed's handler crashed here on int(b"")
-            if not framer.line_mode and inline and data.isdigit() and len(data) <= max_bytes \
-                    and 0 < (n := int(data)) <= max_n:
-                kind = CHEAP if n <= cheap_max_n else EXPENSIVE
-                tally.computing = kind
-                tally.started = started = perf_counter()
-                try:
-                    prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
-                finally:
-                    tally.computing = IDLE
-                if prime is None:
-                    self.metrics.cancelled_by_kind[kind].inc()
-                    return  # cancelled: the client is gone
-                computed = perf_counter() - started
-                sock.sendall(str(prime).encode())
-                tally.computed(kind, computed)  # after the answer: the client does not wait for our counting
-                if received is not None:
-                    waited = (time.time_ns() - received) * 1e-9
-                    tally.waited(waited)
-                    due = perf_counter() + latency.SAMPLE_PERIOD - waited
-                continue
+            waited = 0.0
             requests = framer.feed(data)
             if len(requests) > 1:
                 replies = self._answer_together(requests, connection, tally)
@@ -168,6 +147,56 @@ class PrimeServer:
                 # The period counts from the receipt, not the answer: a request that waited longer than the
                 # period for the GIL leaves the next receive due, so a convoy's requests are all sampled.
                 due = time.perf_counter() + latency.SAMPLE_PERIOD - waited
+
+    def _seed_requests(self, connection, tally, due):
+        """Answer the seed's own requests (b"1": digits, no newline, computed in this thread) for as long as
+        they come. Returns (data, receipt stamp or None, due) for the first data that is anything else, b""
+        included, or None if a computation was cancelled.
+
+        What framer.feed(), _answer() and ConnectionTally.computed() do for such a request, inline in one
+        loop: their general cases cost more per request than the lesson's cheap answer itself. Every
+        instruction before the send is on the client's clock, so all the counting comes after it.
+        """
+        sock = connection.sock
+        is_prime, cancel_flag = self.compute.is_prime, connection.cancel_flag
+        max_bytes, valid_n, cheap_max_n = (self.config.max_request_bytes, range(1, self.config.max_n + 1),
+                                           self.config.cheap_max_n)
+        cheap_durations, expensive_durations = tally.durations
+        perf_counter = time.perf_counter
+        started = tally.started  # kept in this frame, handed back to the tally on the way out
+        received = None
+        while True:
+            if started >= due:
+                data, received = latency.receive(sock, 4096)
+            else:
+                data = sock.recv(4096)
+            if not data.isdigit() or len(data) > max_bytes:
+                break
+            n = int(data)
+            if n not in valid_n:
+                break
+            tally.computing = n
+            started = perf_counter()
+            try:
+                prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
+                if prime is None:
+                    self.metrics.cancelled_by_kind[CHEAP if n <= cheap_max_n else EXPENSIVE].inc()
+                    tally.started = started
+                    return None
+                finished = perf_counter()
+                sock.sendall(str(prime).encode())
+            finally:
+                tally.computing = NOT_COMPUTING  # after the answer: the client does not wait for it
+            # ConnectionTally.computed(), inline
+            (cheap_durations if n <= cheap_max_n else expensive_durations).append(finished - started)
+            if received is not None:
+                tally.answered = CHEAP if n <= cheap_max_n else EXPENSIVE
+                waited = (time.time_ns() - received) * 1e-9
+                tally.waited(waited)
+                due = perf_counter() + latency.SAMPLE_PERIOD - waited
+                received = None
+        tally.started = started
+        return data, received, due
 
     def _answer_together(self, requests, connection, tally):
         """The replies to several requests that came in one recv, in order, as one send (None if cancelled).
@@ -203,8 +232,8 @@ class PrimeServer:
             ns.append(n)
         answers, failure = (), None
         if ns:
-            # One kind for the whole task: an expensive request in it is what keeps the worker busy.
-            tally.computing = EXPENSIVE if max(ns) > cheap_max_n else CHEAP
+            # In progress as its largest n: an expensive request in it is what keeps the worker busy.
+            tally.computing = max(ns)
             tally.started = time.perf_counter()
             try:
                 answers = self.compute.nth_primes(ns, connection)
@@ -212,7 +241,7 @@ class PrimeServer:
                 log.warning("%s", error)
                 failure = protocol.ProtocolError(protocol.WORKER_FAILED, "worker failed")
             finally:
-                tally.computing = IDLE
+                tally.computing = NOT_COMPUTING
         answers = iter(answers)
         replies = []
         for kind, newline in parsed:
@@ -238,12 +267,12 @@ class PrimeServer:
                 raise raw
             n = protocol.parse_n(raw, self.config.max_n)
             kind = CHEAP if n <= self.config.cheap_max_n else EXPENSIVE
-            tally.computing = kind
+            tally.computing = n
             tally.started = started = time.perf_counter()
             try:
                 prime = self.compute.nth_prime(n, connection)
             finally:
-                tally.computing = IDLE
+                tally.computing = NOT_COMPUTING
             if prime is None:
                 self.metrics.cancelled_by_kind[kind].inc()
                 return None

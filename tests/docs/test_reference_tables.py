@@ -116,8 +116,8 @@ def build_parser():
 _init = ServerMetrics.__init__
 
 
-def _init_with_restarts(self, multiproc_dir):
-    _init(self, multiproc_dir)
+def _init_with_restarts(self, multiproc_dir, cheap_max_n):
+    _init(self, multiproc_dir, cheap_max_n)
     self.restarts = Counter("primes_worker_restarts_total", "Worker processes restarted", ["cause"], registry=None)
 
 

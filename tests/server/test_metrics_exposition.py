@@ -9,8 +9,11 @@ import threading
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from server.config import Config
 from server.metrics import CHEAP, DURATION_BUCKETS, EXPENSIVE, LATENCY_BUCKETS, ServerMetrics
 from tests.support import REPO_ROOT, parse_exposition
+
+CHEAP_MAX_N = Config().cheap_max_n
 
 
 def exposition(directory):
@@ -20,7 +23,7 @@ def exposition(directory):
 
 
 def test_exact_exposition(tmp_path):
-    metrics = ServerMetrics(str(tmp_path))
+    metrics = ServerMetrics(str(tmp_path), CHEAP_MAX_N)
     metrics.describe_server(model="thread", algorithm="naive", workers=4, python_version="3.13.5",
                             implementation="CPython", gil_enabled=False)
     metrics.switch_interval.set(0.002)
@@ -30,7 +33,7 @@ def test_exact_exposition(tmp_path):
     for seconds in (0.00005, 0.0003, 0.0003):
         tally.computed(CHEAP, seconds)
     tally.waited(0.00004)  # latency of the last request answered
-    hog.computing = EXPENSIVE  # still computing
+    hog.computing = CHEAP_MAX_N + 1  # an expensive n, still computing
     metrics.cancelled_by_kind[EXPENSIVE].inc()  # another one's client left
     metrics.error_reasons["n_too_large"].inc()
     before_fold = parse_exposition(exposition(str(tmp_path)))
@@ -93,7 +96,7 @@ def test_exact_exposition(tmp_path):
 
 
 def test_monitor_totals_follow_the_counters(tmp_path):
-    metrics = ServerMetrics(str(tmp_path))
+    metrics = ServerMetrics(str(tmp_path), CHEAP_MAX_N)
     tally = metrics.open_tally()
     for _ in range(5):
         tally.computed(CHEAP, 0.001)
@@ -121,7 +124,7 @@ def test_batched_histogram_writes_what_upstream_histogram_writes(tmp_path):
     ours, upstream = tmp_path / "ours", tmp_path / "upstream"
     ours.mkdir()
     upstream.mkdir()
-    metrics = ServerMetrics(str(ours))
+    metrics = ServerMetrics(str(ours), CHEAP_MAX_N)
     tally = metrics.open_tally()
     for seconds in observations:
         tally.computed(CHEAP, seconds)
@@ -138,7 +141,7 @@ def test_batched_histogram_writes_what_upstream_histogram_writes(tmp_path):
 
 def test_counts_from_many_threads_are_exact(tmp_path):
     """One tally per connection, one writer each, folded while they count: nothing lost (also without a GIL)."""
-    metrics = ServerMetrics(str(tmp_path))
+    metrics = ServerMetrics(str(tmp_path), CHEAP_MAX_N)
     threads_count, requests_each = 8, 20000
     folding = threading.Event()
 

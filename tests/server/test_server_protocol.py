@@ -116,6 +116,33 @@ def test_too_many_connections(server):
         assert ask(sock, b"1\n") == b"2\n"
 
 
+def test_seed_style_requests_are_answered_and_counted_like_any_other(server):
+    """Requests without a newline, as the seed's clients send them (the thread, pool and serial models answer
+    them on a short path): errors in between, one cancelled, and then exact counts."""
+    wait_until(lambda: server.metric("primes_connections_active") == 0)
+
+    def counts():
+        return (server.metric("primes_requests_total", kind="cheap"),
+                server.metric("primes_request_duration_seconds_count", kind="cheap"),
+                server.metric("primes_requests_total", kind="expensive"),
+                server.metric("primes_errors_total"),
+                server.metric("primes_cancelled_total", kind="expensive"))
+    before = counts()
+    with server.connect() as sock:
+        for payload, reply in ((b"1", b"2"), (b"abc", b"ERR not an integer\n"), (b"7", b"17"),
+                               (b"0", b"ERR n must be >= 1\n"), (b"0007", b"17"),
+                               (b"5001", b"ERR n above maximum 5000\n"), (b"1000", b"7919"), (b"1", b"2")):
+            assert ask(sock, payload) == reply
+    with server.connect() as sock:
+        sock.sendall(b"5000")  # seconds of computing: in progress until its client leaves
+        wait_until(lambda: server.metric("primes_requests_in_progress", kind="expensive") == 1)
+        assert server.metric("primes_requests_in_progress", kind="cheap") == 0
+    wait_until(lambda: server.metric("primes_connections_active") == 0)
+    wait_until(lambda: server.metric("primes_requests_in_progress", kind="expensive") == 0)
+    added = [after - earlier for after, earlier in zip(counts(), before)]
+    assert added == [4, 4, 1, 3, 1]  # cheap, their durations, expensive, errors, cancelled
+
+
 def test_counts_match_what_clients_sent(server):
     # A connection's counts reach the metrics as it closes: the earlier tests' last one may still be closing.
     wait_until(lambda: server.metric("primes_connections_active") == 0)
