@@ -1,5 +1,5 @@
 """Cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server, measured side by
-side in one run, alternating, by the seed's own client in a separate process. Also prints what our
+side in one run, alternating, by the seed's own client in a separate process; each round starts a fresh pair. Also prints what our
 instrumentation costs per request in microseconds (1/ours - 1/bare, which carries across hosts), and what
 recording one request's metrics costs with upstream prometheus-client's own MultiProcessValue (a write per
 request) against our per-connection tally (folded once a second).
@@ -7,6 +7,7 @@ request) against our per-connection tally (folded once a second).
 By default the servers run on one CPU and the client on another, as in loadgen/bench_locust.py: left to the
 scheduler, a ping-pong pair's rate swings with where the two land, more than the difference measured here."""
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -138,6 +139,18 @@ def cpu_seconds(pid):
     return total
 
 
+def _settle(pid, timeout=10.0):
+    """Wait until process `pid` and its children use (almost) no CPU, e.g. once they have started."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_seconds(pid)
+        if before is None or now is None or now - before < 0.01:
+            return
+        before = now
+
+
 def _pinned(cpu):
     """preexec_fn putting a process on one CPU, or None for no pinning."""
     return None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
@@ -156,10 +169,35 @@ def _measure(port, seconds, server_pid, client_cpu):
     return float(rate), (cpu_after - cpu_before) / int(count)
 
 
+@contextlib.contextmanager
+def _servers(model, cpu):
+    """A bare server and ours, started fresh on free ports: yields ((port, pid), (port, pid))."""
+    bare_port, ours_port, metrics_port = _free_port(), _free_port(), _free_port()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "server.benchmark", "--serve-bare", str(bare_port)], cwd=REPO_ROOT,
+                         preexec_fn=_pinned(cpu)),
+        subprocess.Popen([sys.executable, "-m", "server", "--port", str(ours_port), "--metrics-port",
+                          str(metrics_port), "--control-port", str(_free_port()), "--model", model,
+                          "--no-monitor", "--log-level", "warning"], cwd=REPO_ROOT, preexec_fn=_pinned(cpu)),
+    ]
+    try:
+        for port in (bare_port, ours_port, metrics_port):
+            _wait(port)
+        for proc in procs:  # our exporter may still be importing: its start must not be measured
+            _settle(proc.pid)
+        yield (bare_port, procs[0].pid), (ours_port, procs[1].pid)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m server.benchmark", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="measurements of each server, alternating")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=25,
+                        help="paired measurements, each of a fresh bare server and a fresh one of ours, alternating "
+                             "which goes first")
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of one measurement")
     parser.add_argument("--model", default="thread", help="our server's --model")
     parser.add_argument("--pin", choices=("split", "none"), default="split",
                         help="split: both servers on one CPU, the client on another; none: let the scheduler "
@@ -179,48 +217,37 @@ def main(argv=None):
     if args.pin == "split" and len(cpus) < 2:
         parser.error("--pin split needs two CPUs; use --pin none")
     server_cpu, client_cpu = (cpus[0], cpus[1]) if args.pin == "split" else (None, None)
-    bare_port, ours_port = _free_port(), _free_port()
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "server.benchmark", "--serve-bare", str(bare_port)], cwd=REPO_ROOT,
-                         preexec_fn=_pinned(server_cpu)),
-        subprocess.Popen([sys.executable, "-m", "server", "--port", str(ours_port), "--metrics-port",
-                          str(_free_port()), "--control-port", str(_free_port()), "--model", args.model,
-                          "--no-monitor", "--log-level", "warning"], cwd=REPO_ROOT, preexec_fn=_pinned(server_cpu)),
-    ]
-    try:
-        _wait(bare_port)
-        _wait(ours_port)
-        bare, ours, bare_cpu, ours_cpu = [], [], [], []
-        for round_number in range(args.rounds):
-            rate, cpu = _measure(bare_port, args.seconds, procs[0].pid, client_cpu)
-            bare.append(rate)
-            bare_cpu.append(cpu)
-            rate, cpu = _measure(ours_port, args.seconds, procs[1].pid, client_cpu)
-            ours.append(rate)
-            ours_cpu.append(cpu)
-            print(f"round {round_number + 1}: bare {bare[-1]:,.0f} req/s, ours {ours[-1]:,.0f} req/s", flush=True)
-        ratio = statistics.median(o / b for o, b in zip(ours, bare))
-        cost = statistics.median(1 / o - 1 / b for o, b in zip(ours, bare))
-        print(f"bare seed-equivalent server: median {statistics.median(bare):,.0f} req/s "
-              f"(min {min(bare):,.0f}, max {max(bare):,.0f})")
-        print(f"our server ({args.model} model, all metrics on): median {statistics.median(ours):,.0f} req/s "
-              f"(min {min(ours):,.0f}, max {max(ours):,.0f})")
-        print(f"ratio ours/bare (median of paired rounds): {ratio:.2f}")
-        print(f"our cost per request, 1/ours - 1/bare (median of paired rounds): {cost * 1e6:.2f} µs")
-        if None not in bare_cpu + ours_cpu:
-            extra_cpu = statistics.median(o - b for o, b in zip(ours_cpu, bare_cpu))
-            print(f"server CPU per request: bare {statistics.median(bare_cpu) * 1e6:.1f} µs, ours "
-                  f"{statistics.median(ours_cpu) * 1e6:.1f} µs, ours - bare {extra_cpu * 1e6:.2f} µs "
-                  f"(median of paired rounds)")
-        print("recording one request's metrics (best of 7), upstream = prometheus-client's MultiProcessValue "
-              "(Histogram.observe, Counter.inc, Gauge.inc/dec), tally = ours (folded once a second):")
-        for directory in filter(os.path.isdir, ("/tmp", "/dev/shm")):
-            upstream, tally = recording_costs(directory)
-            print(f"  metric files in {directory}: upstream {upstream:.2f} µs, tally {tally:.2f} µs")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait()
+    bare, ours, bare_cpu, ours_cpu = [], [], [], []
+    for round_number in range(args.rounds):
+        # Fresh servers each round: one process's memory layout moves its rate by a few percent for as long
+        # as it lives (four identical bare servers side by side: 0.965-1.0 of each other), so the median
+        # must be over many processes, not over one pair's rounds.
+        with _servers(args.model, server_cpu) as ((bare_port, bare_pid), (ours_port, ours_pid)):
+            pair = [(bare_port, bare_pid, bare, bare_cpu), (ours_port, ours_pid, ours, ours_cpu)]
+            # Every other round ours goes first, so a drift of the machine's speed favours neither.
+            for port, pid, rates, cpu_times in (reversed(pair) if round_number % 2 else pair):
+                rate, cpu = _measure(port, args.seconds, pid, client_cpu)
+                rates.append(rate)
+                cpu_times.append(cpu)
+        print(f"round {round_number + 1}: bare {bare[-1]:,.0f} req/s, ours {ours[-1]:,.0f} req/s", flush=True)
+    ratio = statistics.median(o / b for o, b in zip(ours, bare))
+    cost = statistics.median(1 / o - 1 / b for o, b in zip(ours, bare))
+    print(f"bare seed-equivalent server: median {statistics.median(bare):,.0f} req/s "
+          f"(min {min(bare):,.0f}, max {max(bare):,.0f})")
+    print(f"our server ({args.model} model, all metrics on): median {statistics.median(ours):,.0f} req/s "
+          f"(min {min(ours):,.0f}, max {max(ours):,.0f})")
+    print(f"ratio ours/bare (median of paired rounds): {ratio:.2f}")
+    print(f"our cost per request, 1/ours - 1/bare (median of paired rounds): {cost * 1e6:.2f} µs")
+    if None not in bare_cpu + ours_cpu:
+        extra_cpu = statistics.median(o - b for o, b in zip(ours_cpu, bare_cpu))
+        print(f"server CPU per request: bare {statistics.median(bare_cpu) * 1e6:.1f} µs, ours "
+              f"{statistics.median(ours_cpu) * 1e6:.1f} µs, ours - bare {extra_cpu * 1e6:.2f} µs "
+              f"(median of paired rounds)")
+    print("recording one request's metrics (best of 7), upstream = prometheus-client's MultiProcessValue "
+          "(Histogram.observe, Counter.inc, Gauge.inc/dec), tally = ours (folded once a second):")
+    for directory in filter(os.path.isdir, ("/tmp", "/dev/shm")):
+        upstream, tally = recording_costs(directory)
+        print(f"  metric files in {directory}: upstream {upstream:.2f} µs, tally {tally:.2f} µs")
     return 0
 
 
