@@ -1,8 +1,8 @@
 """Cheap-stream requests/s of our server (all metrics on) vs a bare seed-equivalent server, measured side by
-side in one run, alternating, by the seed's own client in a separate process; each round starts a fresh pair. Also prints what our
-instrumentation costs per request in microseconds (1/ours - 1/bare, which carries across hosts), and what
-recording one request's metrics costs with upstream prometheus-client's own MultiProcessValue (a write per
-request) against our per-connection tally (folded once a second).
+side in one run, alternating, by the seed's own client in a separate process; each round starts a fresh pair.
+Also prints what our instrumentation costs per request in microseconds (1/ours - 1/bare, which carries across
+hosts), and what recording one request's metrics costs with upstream prometheus-client's own MultiProcessValue
+(a write per request) against our per-connection tally (folded once a second).
 
 By default the servers run on one CPU and the client on another, as in loadgen/bench_locust.py: left to the
 scheduler, a ping-pong pair's rate swings with where the two land, more than the difference measured here."""

@@ -155,6 +155,10 @@ class ServerMetrics:
         self._tallies = set()
         self._fold_lock = threading.Lock()
 
+    def kind_of(self, n):
+        """CHEAP or EXPENSIVE: the kind a request for the nth prime is counted as."""
+        return CHEAP if n <= self.cheap_max_n else EXPENSIVE
+
     # -- per connection ----------------------------------------------------------------------------------
     def open_tally(self):
         tally = ConnectionTally()
@@ -188,7 +192,7 @@ class ServerMetrics:
         for tally in self._tallies:
             n = tally.computing  # read once: its owner may change it meanwhile
             if n != NOT_COMPUTING:
-                computing[CHEAP if n <= self.cheap_max_n else EXPENSIVE] += 1
+                computing[self.kind_of(n)] += 1
         for kind, count in enumerate(computing):
             self.computing[kind].set(count)
 

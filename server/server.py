@@ -11,7 +11,7 @@ from server import latency, protocol
 from server.compute import InlineCompute, WorkerFailed
 from server.primes import find_nth_prime
 from server.connections import Connection, DisconnectWatcher, set_idle_timeout
-from server.metrics import CHEAP, EXPENSIVE, IDLE, NOT_COMPUTING
+from server.metrics import IDLE, NOT_COMPUTING
 
 log = logging.getLogger("server")
 
@@ -180,17 +180,17 @@ class PrimeServer:
             try:
                 prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
                 if prime is None:
-                    self.metrics.cancelled_by_kind[CHEAP if n <= cheap_max_n else EXPENSIVE].inc()
+                    self.metrics.cancelled_by_kind[self.metrics.kind_of(n)].inc()
                     tally.started = started
                     return None
                 finished = perf_counter()
                 sock.sendall(str(prime).encode())
             finally:
                 tally.computing = NOT_COMPUTING  # after the answer: the client does not wait for it
-            # ConnectionTally.computed(), inline
+            # ConnectionTally.computed(), inline, with ServerMetrics.kind_of() inline too
             (cheap_durations if n <= cheap_max_n else expensive_durations).append(finished - started)
             if received is not None:
-                tally.answered = CHEAP if n <= cheap_max_n else EXPENSIVE
+                tally.answered = self.metrics.kind_of(n)
                 waited = (time.time_ns() - received) * 1e-9
                 tally.waited(waited)
                 due = perf_counter() + latency.SAMPLE_PERIOD - waited
@@ -218,7 +218,7 @@ class PrimeServer:
         """process model: the valid requests of a batch go to one worker as one task, since a round trip to a
         worker costs far more than a cheap answer. Every request is counted as it would be one at a time, in
         order: errors in place, and nothing after a cancelled request."""
-        max_n, cheap_max_n = self.config.max_n, self.config.cheap_max_n
+        max_n = self.config.max_n
         parsed, ns = [], []  # per request: its kind, or the error it gets
         for raw, newline in requests:
             try:
@@ -228,7 +228,7 @@ class PrimeServer:
             except protocol.ProtocolError as error:
                 parsed.append((error, newline))
                 continue
-            parsed.append((CHEAP if n <= cheap_max_n else EXPENSIVE, newline))
+            parsed.append((self.metrics.kind_of(n), newline))
             ns.append(n)
         answers, failure = (), None
         if ns:
@@ -266,7 +266,7 @@ class PrimeServer:
             if isinstance(raw, protocol.ProtocolError):
                 raise raw
             n = protocol.parse_n(raw, self.config.max_n)
-            kind = CHEAP if n <= self.config.cheap_max_n else EXPENSIVE
+            kind = self.metrics.kind_of(n)
             tally.computing = n
             tally.started = started = time.perf_counter()
             try:
