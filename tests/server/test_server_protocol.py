@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from server.config import Config
+from server.server import cheap_requests
 from tests.support import ask, run_server, wait_until
 
 MODELS = ["thread", "pool", "process", "serial"]
@@ -114,6 +116,12 @@ def test_too_many_connections(server):
     wait_until(lambda: server.metric("primes_connections_active") == 0)
     with server.connect() as sock:
         assert ask(sock, b"1\n") == b"2\n"
+
+
+def test_the_cheap_request_table_holds_only_valid_requests_as_the_seed_writes_them():
+    # n up to min(cheap_max_n, max_n) = 110; 100-110 are longer than 2 bytes: the long way, and an error
+    table = cheap_requests(Config(cheap_max_n=120, max_n=110, max_request_bytes=2))
+    assert table == {str(n).encode(): n for n in range(1, 100)}
 
 
 def test_seed_style_requests_are_answered_and_counted_like_any_other(server):
