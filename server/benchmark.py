@@ -261,12 +261,20 @@ def main(argv=None):
         # drifts by more than the difference measured over a second or two.
         with _servers(args.model, server_cpu) as servers:
             measured = _measure(servers, args.slices, args.seconds, client_cpu)
+        # A slice with no answer at all (the machine stalled for its whole length) has no cost to compare.
+        measured = [(bare, ours) for bare, ours in measured if bare[0] > 0 and ours[0] > 0]
+        if not measured:
+            print(f"round {round_number + 1}: no answers in a slice of every pair; skipped", flush=True)
+            continue
         pairs += measured
         bare_rates = [bare[0] for bare, _ in measured]
         ours_rates = [ours[0] for _, ours in measured]
         round_cost = statistics.median(1 / o - 1 / b for o, b in zip(ours_rates, bare_rates))
         print(f"round {round_number + 1}: bare {statistics.median(bare_rates):,.0f} req/s, ours "
               f"{statistics.median(ours_rates):,.0f} req/s, cost {round_cost * 1e6:.2f} µs", flush=True)
+    if not pairs:
+        print("no measurement: every slice went unanswered", file=sys.stderr)
+        return 1
     bare_rates = [bare[0] for bare, _ in pairs]
     ours_rates = [ours[0] for _, ours in pairs]
     ratio = statistics.median(o / b for o, b in zip(ours_rates, bare_rates))
