@@ -219,6 +219,13 @@ def _servers(model, cpu):
             proc.wait()
 
 
+def _rates_and_cost(pairs):
+    """Bare rates, our rates, and our cost per request in seconds (1/ours - 1/bare, median of the pairs)."""
+    bare_rates = [bare[0] for bare, _ in pairs]
+    ours_rates = [ours[0] for _, ours in pairs]
+    return bare_rates, ours_rates, statistics.median(1 / o - 1 / b for o, b in zip(ours_rates, bare_rates))
+
+
 def _pair_argument(text):
     port, pid = text.split(":")
     return int(port), int(pid)
@@ -267,18 +274,14 @@ def main(argv=None):
             print(f"round {round_number + 1}: no answers in a slice of every pair; skipped", flush=True)
             continue
         pairs += measured
-        bare_rates = [bare[0] for bare, _ in measured]
-        ours_rates = [ours[0] for _, ours in measured]
-        round_cost = statistics.median(1 / o - 1 / b for o, b in zip(ours_rates, bare_rates))
+        bare_rates, ours_rates, round_cost = _rates_and_cost(measured)
         print(f"round {round_number + 1}: bare {statistics.median(bare_rates):,.0f} req/s, ours "
               f"{statistics.median(ours_rates):,.0f} req/s, cost {round_cost * 1e6:.2f} µs", flush=True)
     if not pairs:
         print("no measurement: every slice went unanswered", file=sys.stderr)
         return 1
-    bare_rates = [bare[0] for bare, _ in pairs]
-    ours_rates = [ours[0] for _, ours in pairs]
+    bare_rates, ours_rates, cost = _rates_and_cost(pairs)
     ratio = statistics.median(o / b for o, b in zip(ours_rates, bare_rates))
-    cost = statistics.median(1 / o - 1 / b for o, b in zip(ours_rates, bare_rates))
     print(f"bare seed-equivalent server: median {statistics.median(bare_rates):,.0f} req/s "
           f"(min {min(bare_rates):,.0f}, max {max(bare_rates):,.0f})")
     print(f"our server ({args.model} model, all metrics on): median {statistics.median(ours_rates):,.0f} req/s "

@@ -11,11 +11,11 @@ from server import latency, protocol
 from server.compute import InlineCompute, WorkerFailed
 from server.primes import find_nth_prime
 from server.connections import Connection, DisconnectWatcher, set_idle_timeout
-from server.metrics import IDLE, NOT_COMPUTING
+from server.metrics import CHEAP, IDLE, NOT_COMPUTING
 
 log = logging.getLogger("server")
 
-# A bound on the table below: past it, a cheap request's computation dwarfs checking it the long way.
+# A bound on the table below: past it, a cheap request's computation dwarfs the general path's cost.
 CHEAP_REQUESTS_MAX = 10_000
 
 
@@ -23,7 +23,7 @@ def cheap_requests(config):
     """{b"1": 1, ...}: the seed-style bytes of every valid cheap request (digits, no leading zero, within
     the request size and max_n), for up to CHEAP_REQUESTS_MAX of them. One dict lookup then checks and
     parses a cheap request, for less than the seed's own int(): the lesson's cheap stream pays nothing for
-    our checks. Anything else is checked the long way."""
+    our checks. Anything else takes the general path (server/protocol.py)."""
     last = min(config.cheap_max_n, config.max_n, CHEAP_REQUESTS_MAX)
     return {digits: n for n in range(1, last + 1) if len(digits := str(n).encode()) <= config.max_request_bytes}
 
@@ -162,9 +162,9 @@ class PrimeServer:
                 due = time.perf_counter() + latency.SAMPLE_PERIOD - waited
 
     def _seed_requests(self, connection, tally, due):
-        """Answer the seed's own requests (b"1": digits, no newline, computed in this thread) for as long as
-        they come. Returns (data, receipt stamp or None, due) for the first data that is anything else, b""
-        included, or None if a computation was cancelled.
+        """Answer the seed's cheap requests (b"1": in the cheap-request table, no newline, computed in this
+        thread) for as long as they come. Returns (data, receipt stamp or None, due) for the first data that
+        is anything else (an expensive request, an error, b""), or None if a computation was cancelled.
 
         What framer.feed(), _answer() and ConnectionTally.computed() do for such a request, inline in one
         loop: their general cases cost more per request than the lesson's cheap answer itself. Every
@@ -172,46 +172,40 @@ class PrimeServer:
         """
         sock = connection.sock
         is_prime, cancel_flag = self.compute.is_prime, connection.cancel_flag
-        max_bytes, max_n, cheap_max_n = self.config.max_request_bytes, self.config.max_n, self.config.cheap_max_n
-        cheap_requests = self._cheap_requests
-        cheap_durations, expensive_durations = tally.durations
+        cheap_requests = self._cheap_requests  # every n in it is cheap
+        cheap_durations = tally.durations[CHEAP]
         perf_counter = time.perf_counter
         started = tally.started  # kept in this frame, handed back to the tally on the way out
         received = None
-        while True:
-            if started >= due:
-                data, received = latency.receive(sock, 4096)
-            else:
-                data = sock.recv(4096)
-            n = cheap_requests.get(data)
-            if n is None:  # not a cheap request: the same checks the long way
-                if not data.isdigit() or len(data) > max_bytes:
-                    break
-                n = int(data)
-                if not 0 < n <= max_n:
-                    break
-            tally.computing = n
-            started = perf_counter()
-            try:
-                prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
-                if prime is None:
-                    self.metrics.cancelled_by_kind[self.metrics.kind_of(n)].inc()
-                    tally.started = started
-                    return None
-                finished = perf_counter()
-                sock.sendall(str(prime).encode())
-            finally:
-                tally.computing = NOT_COMPUTING  # after the answer: the client does not wait for it
-            # ConnectionTally.computed(), inline, with ServerMetrics.kind_of() inline too
-            (cheap_durations if n <= cheap_max_n else expensive_durations).append(finished - started)
-            if received is not None:
-                tally.answered = self.metrics.kind_of(n)
-                waited = (time.time_ns() - received) * 1e-9
-                tally.waited(waited)
-                due = perf_counter() + latency.SAMPLE_PERIOD - waited
-                received = None
-        tally.started = started
-        return data, received, due
+        try:
+            while True:
+                if started >= due:
+                    data, received = latency.receive(sock, 4096)
+                else:
+                    data = sock.recv(4096)
+                n = cheap_requests.get(data)  # the request's checks and parse in one lookup
+                if n is None:
+                    return data, received, due
+                tally.computing = n
+                started = perf_counter()
+                try:
+                    prime = find_nth_prime(n, is_prime, cancel_flag)  # InlineCompute.nth_prime, one call less
+                    if prime is None:
+                        self.metrics.cancelled_by_kind[CHEAP].inc()
+                        return None
+                    finished = perf_counter()
+                    sock.sendall(str(prime).encode())
+                finally:
+                    tally.computing = NOT_COMPUTING  # after the answer: the client does not wait for it
+                cheap_durations.append(finished - started)  # ConnectionTally.computed(), inline
+                if received is not None:
+                    tally.answered = CHEAP
+                    waited = (time.time_ns() - received) * 1e-9
+                    tally.waited(waited)
+                    due = perf_counter() + latency.SAMPLE_PERIOD - waited
+                    received = None
+        finally:
+            tally.started = started
 
     def _answer_together(self, requests, connection, tally):
         """The replies to several requests that came in one recv, in order, as one send (None if cancelled).
