@@ -119,7 +119,7 @@ def test_too_many_connections(server):
 
 
 def test_the_cheap_request_table_holds_only_valid_requests_as_the_seed_writes_them():
-    # n up to min(cheap_max_n, max_n) = 110; 100-110 are longer than 2 bytes: the long way, and an error
+    # n up to min(cheap_max_n, max_n) = 110; 100-110 are longer than 2 bytes: the general path, and an error
     table = cheap_requests(Config(cheap_max_n=120, max_n=110, max_request_bytes=2))
     assert table == {str(n).encode(): n for n in range(1, 100)}
 
